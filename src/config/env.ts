@@ -1,0 +1,197 @@
+import { z } from 'zod';
+
+/**
+ * Every variable of spec/contract.md (plus a few of our own), validated once into a typed,
+ * frozen object. A bad value stops the process with one message naming each bad variable
+ * (see ConfigError). Nothing in the code reads process.env directly.
+ */
+
+const WECHAT_HOSTS = new Set(['api.mch.weixin.qq.com', 'api2.mch.weixin.qq.com']);
+// Sandbox merchant: the values of WeChat's official signature test vector.
+const SANDBOX_APPID = 'wxd930ea5d5a258f4f';
+const SANDBOX_MCH_ID = '10000100';
+const SANDBOX_API_KEY = '192006250b4c09247ec02edce69f6a2d';
+const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me';
+const DEV_ADMIN_USER = 'admin';
+const DEV_ADMIN_PASSWORD = 'admin';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const url = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL with protocol ${protocols.join(' or ')}`);
+
+const schema = z
+  .object({
+    PORT: port.default(3000),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+    DATABASE_URL: url(['mysql:', 'mariadb:']).default('mysql://root@127.0.0.1:3306/seckill'),
+    AMQP_URL: url(['amqp:', 'amqps:']).default('amqp://guest:guest@127.0.0.1:5672'),
+    ORDER_TIMEOUT_MS: positiveInt.default(1_800_000),
+    WECHAT_PAY_BASE_URL: url(['http:', 'https:']).optional(),
+    WECHAT_APPID: z.string().min(1).max(32).default(SANDBOX_APPID),
+    WECHAT_MCH_ID: z.string().min(1).max(32).default(SANDBOX_MCH_ID),
+    WECHAT_API_KEY: z.string().length(32, 'must be exactly 32 characters').default(SANDBOX_API_KEY),
+    WECHAT_SIGN_TYPE: z.enum(['MD5', 'HMAC-SHA256']).default('MD5'),
+    WECHAT_NOTIFY_URL: url(['http:', 'https:'])
+      .refine((value) => !value.includes('?'), 'must not contain a query string (WeChat rule)')
+      .optional(),
+    WECHAT_TIMEOUT_MS: positiveInt.default(5_000),
+    JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+    ADMIN_USER: z.string().min(1).optional(),
+    ADMIN_PASSWORD: z.string().min(1).optional(),
+    WORKER_CONCURRENCY: positiveInt.max(1000).default(50),
+    QUEUE_PREFIX: z.string().min(1).default('{seckill}'),
+    KEY_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only (no braces: hash tags are added per goods)')
+      .default('sk'),
+    AMQP_EXCHANGE: z.string().min(1).default('exchange.order'),
+    AMQP_QUEUE: z.string().min(1).default('queue.seckillorder'),
+    AMQP_ROUTING_KEY: z.string().min(1).default('queue.seckillorder'),
+    AMQP_DEAD_LETTER_QUEUE: z.string().min(1).default('queue.seckillorder.dead'),
+    AMQP_PREFETCH: positiveInt.max(10_000).default(50),
+    AMQP_PUBLISH_TIMEOUT_MS: positiveInt.default(1_500),
+    SWEEPER_INTERVAL_MS: positiveInt.default(30_000),
+    CLOSE_MAX_ATTEMPTS: positiveInt.max(100).default(8),
+    CLOSE_BACKOFF_MS: positiveInt.default(1_000),
+    SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
+    SANDBOX_PORT: port.default(3100),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((env, ctx) => {
+    const base = env.WECHAT_PAY_BASE_URL;
+    if (base && WECHAT_HOSTS.has(new URL(base).hostname) && env.ORDER_TIMEOUT_MS < 300_000) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ORDER_TIMEOUT_MS'],
+        message: 'must be >= 300000 when WECHAT_PAY_BASE_URL is WeChat Pay (closeorder is refused within 5 minutes)',
+      });
+    }
+  });
+
+export type RawEnv = Record<string, string | undefined>;
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly redisUrl: string;
+  readonly databaseUrl: string;
+  readonly amqpUrl: string;
+  readonly orderTimeoutMs: number;
+  readonly keyPrefix: string;
+  readonly queuePrefix: string;
+  readonly workerConcurrency: number;
+  readonly logLevel: string;
+  readonly sweeperIntervalMs: number;
+  readonly close: { readonly maxAttempts: number; readonly backoffMs: number };
+  readonly wechat: {
+    readonly baseUrl: string;
+    readonly isProduction: boolean;
+    readonly appId: string;
+    readonly mchId: string;
+    readonly apiKey: string;
+    readonly signType: 'MD5' | 'HMAC-SHA256';
+    readonly notifyUrl: string;
+    readonly timeoutMs: number;
+  };
+  readonly jwtSecret: string;
+  readonly admin: { readonly user: string; readonly password: string };
+  readonly amqp: {
+    readonly exchange: string;
+    readonly queue: string;
+    readonly routingKey: string;
+    readonly deadLetterQueue: string;
+    readonly prefetch: number;
+    readonly publishTimeoutMs: number;
+  };
+  readonly sandbox: { readonly host: string; readonly port: number; readonly url: string };
+  /** Development defaults in use; printed as warnings at start-up. */
+  readonly warnings: readonly string[];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parse and validate the environment. Throws ConfigError naming every bad variable. */
+export function loadConfig(raw: RawEnv = process.env): Config {
+  // Empty strings count as "not set" so `FOO= npm start` falls back to the default.
+  const cleaned = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = issue.path.join('.') || '(environment)';
+      const value = cleaned[name];
+      const shown = value === undefined ? 'missing' : name.includes('KEY') || name.includes('SECRET') || name.includes('PASSWORD') ? 'given value' : JSON.stringify(value);
+      return `${name}: ${issue.message} (${shown})`;
+    });
+    throw new ConfigError(problems);
+  }
+  const env = parsed.data;
+  const warnings: string[] = [];
+  if (!env.JWT_SECRET) warnings.push('JWT_SECRET is not set: using a development secret; set it in production');
+  if (!env.ADMIN_USER || !env.ADMIN_PASSWORD) {
+    warnings.push('ADMIN_USER/ADMIN_PASSWORD not set: using admin/admin; set them in production');
+  }
+  const sandboxUrl = `http://${env.SANDBOX_HOST}:${env.SANDBOX_PORT}`;
+  const baseUrl = (env.WECHAT_PAY_BASE_URL ?? sandboxUrl).replace(/\/+$/, '');
+  return Object.freeze({
+    port: env.PORT,
+    host: env.HOST,
+    redisUrl: env.REDIS_URL,
+    databaseUrl: env.DATABASE_URL,
+    amqpUrl: env.AMQP_URL,
+    orderTimeoutMs: env.ORDER_TIMEOUT_MS,
+    keyPrefix: env.KEY_PREFIX,
+    queuePrefix: env.QUEUE_PREFIX,
+    workerConcurrency: env.WORKER_CONCURRENCY,
+    logLevel: env.LOG_LEVEL,
+    sweeperIntervalMs: env.SWEEPER_INTERVAL_MS,
+    close: { maxAttempts: env.CLOSE_MAX_ATTEMPTS, backoffMs: env.CLOSE_BACKOFF_MS },
+    wechat: {
+      baseUrl,
+      isProduction: WECHAT_HOSTS.has(new URL(baseUrl).hostname),
+      appId: env.WECHAT_APPID,
+      mchId: env.WECHAT_MCH_ID,
+      apiKey: env.WECHAT_API_KEY,
+      signType: env.WECHAT_SIGN_TYPE,
+      notifyUrl: env.WECHAT_NOTIFY_URL ?? `http://127.0.0.1:${env.PORT}/pay/wechat/notify`,
+      timeoutMs: env.WECHAT_TIMEOUT_MS,
+    },
+    jwtSecret: env.JWT_SECRET ?? DEV_JWT_SECRET,
+    admin: { user: env.ADMIN_USER ?? DEV_ADMIN_USER, password: env.ADMIN_PASSWORD ?? DEV_ADMIN_PASSWORD },
+    amqp: {
+      exchange: env.AMQP_EXCHANGE,
+      queue: env.AMQP_QUEUE,
+      routingKey: env.AMQP_ROUTING_KEY,
+      deadLetterQueue: env.AMQP_DEAD_LETTER_QUEUE,
+      prefetch: env.AMQP_PREFETCH,
+      publishTimeoutMs: env.AMQP_PUBLISH_TIMEOUT_MS,
+    },
+    sandbox: { host: env.SANDBOX_HOST, port: env.SANDBOX_PORT, url: sandboxUrl },
+    warnings,
+  });
+}
+
+/** For entry points: load or print every problem and exit(1). */
+export function loadConfigOrExit(raw: RawEnv = process.env): Config {
+  try {
+    return loadConfig(raw);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
