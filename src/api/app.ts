@@ -1,0 +1,46 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Infra } from '../infra/context.js';
+import { auth } from './plugins/auth.js';
+import { registerBullBoard } from './plugins/bull-board.js';
+import { docs } from './plugins/docs.js';
+import { errorHandler } from './plugins/error-handler.js';
+import { goodsRoutes } from './routes/goods.js';
+import { healthRoutes } from './routes/health.js';
+import { orderRoutes } from './routes/orders.js';
+import { createOrderIdGenerator } from '../domain/orders/order-id.js';
+
+export interface AppOptions {
+  infra: Infra;
+  logger?: FastifyServerOptions['loggerInstance'];
+}
+
+/**
+ * The HTTP application as a plain function of its infrastructure: tests call it and use
+ * `inject`; src/api/main.ts calls it and listens. It never owns the clients it is given.
+ */
+export async function buildApp({ infra, logger }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(logger ? { loggerInstance: logger } : { logger: false }),
+    bodyLimit: 64 * 1024,
+    // ids are decimal strings; a trusted proxy may set X-Forwarded-For (spbill_create_ip)
+    trustProxy: true,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  await app.register(errorHandler);
+  await app.register(docs);
+  await app.register(auth, { jwtSecret: infra.config.jwtSecret, admin: infra.config.admin });
+
+  const deps = infra.core;
+  await app.register(healthRoutes, {
+    checks: infra.readinessChecks,
+    metricsText: () => infra.core.metrics.registry.metrics(),
+  });
+  await app.register(goodsRoutes, { deps });
+  const ids = await createOrderIdGenerator(deps.redis, deps.keys.nodeSequence);
+  await app.register(orderRoutes, { deps, ids });
+  await registerBullBoard(app, infra.core.queues);
+  return app;
+}

@@ -1,0 +1,66 @@
+import { timingSafeEqual } from 'node:crypto';
+import basicAuth from '@fastify/basic-auth';
+import jwt from '@fastify/jwt';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: { sub: string };
+    user: { sub: string };
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** preHandler: a valid HS256 buyer token; the buyer is `sub`. */
+    requireBuyer: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    /** preHandler/onRequest: HTTP Basic admin credentials. */
+    requireAdmin: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  }
+  interface FastifyRequest {
+    buyerId: string;
+  }
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export interface AuthOptions {
+  jwtSecret: string;
+  admin: { user: string; password: string };
+}
+
+const unauthorized = (message: string) => Object.assign(new Error(message), { statusCode: 401, code: 'UNAUTHORIZED' });
+
+export const auth = fp<AuthOptions>(async (app: FastifyInstance, opts) => {
+  await app.register(jwt, { secret: opts.jwtSecret, verify: { algorithms: ['HS256'] }, sign: { algorithm: 'HS256' } });
+  app.decorateRequest('buyerId', '');
+  app.decorate('requireBuyer', async (request: FastifyRequest) => {
+    try {
+      await request.jwtVerify();
+    } catch (err) {
+      throw unauthorized(`buyer token rejected: ${(err as Error).message}`);
+    }
+    const sub = request.user.sub;
+    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 64) throw unauthorized('buyer token has no valid sub claim');
+    request.buyerId = sub;
+  });
+
+  await app.register(basicAuth, {
+    authenticate: { realm: 'seckill-admin' },
+    validate: async (user, password) => {
+      // evaluate both so a wrong user name takes as long as a wrong password
+      const ok = [sameSecret(user, opts.admin.user), sameSecret(password, opts.admin.password)];
+      if (!ok.every(Boolean)) throw unauthorized('admin credentials required');
+    },
+  });
+  app.decorate('requireAdmin', async (request: FastifyRequest, reply: FastifyReply) => {
+    await new Promise<void>((resolve, reject) => {
+      app.basicAuth(request, reply, (err?: Error) => (err ? reject(Object.assign(err, { statusCode: 401 })) : resolve()));
+    });
+  });
+});

@@ -1,0 +1,28 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { CoreDeps } from '../../domain/deps.js';
+import type { OrderIdGenerator } from '../../domain/orders/order-id.js';
+import { getBuyerOrder } from '../../domain/orders/order-view.js';
+import { reserveOrder } from '../../domain/orders/reserve.js';
+
+const grabBody = z.object({
+  goodsId: z.union([z.string().regex(/^\d{1,20}$/, 'must be a decimal id'), z.number().int().positive()]).transform(String),
+});
+const orderParams = z.object({ orderId: z.string().max(32).describe('order id (decimal string, also WeChat out_trade_no)') });
+
+export interface OrderRouteOptions {
+  deps: CoreDeps;
+  ids: OrderIdGenerator;
+}
+
+export const orderRoutes: FastifyPluginAsyncZod<OrderRouteOptions> = async (app, { deps, ids }) => {
+  app.post('/seckill/orders', {
+    onRequest: app.requireBuyer,
+    schema: { tags: ['buyer'], summary: 'Grab one unit: creates an UNPAID order with its payment deadline', body: grabBody, security: [{ bearer: [] }] },
+  }, async (request, reply) => reply.status(201).send(await reserveOrder(deps, ids, request.buyerId, request.body.goodsId)));
+
+  app.get('/seckill/orders/:orderId', {
+    onRequest: app.requireBuyer,
+    schema: { tags: ['buyer'], summary: "One of the buyer's orders (404 for other buyers' orders)", params: orderParams, security: [{ bearer: [] }] },
+  }, async (request) => getBuyerOrder(deps, request.buyerId, request.params.orderId));
+};

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './env.js';
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems as string[];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('has defaults that run on the local services, with warnings for development secrets', () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(3000);
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.databaseUrl).toBe('mysql://root@127.0.0.1:3306/seckill');
+    expect(config.amqpUrl).toBe('amqp://guest:guest@127.0.0.1:5672');
+    expect(config.orderTimeoutMs).toBe(1_800_000);
+    expect(config.wechat.baseUrl).toBe('http://127.0.0.1:3100');
+    expect(config.wechat.signType).toBe('MD5');
+    expect(config.wechat.notifyUrl).toBe('http://127.0.0.1:3000/pay/wechat/notify');
+    expect(config.amqp).toMatchObject({ exchange: 'exchange.order', queue: 'queue.seckillorder', routingKey: 'queue.seckillorder' });
+    expect(config.warnings.join('\n')).toMatch(/JWT_SECRET/);
+    expect(config.warnings.join('\n')).toMatch(/ADMIN_USER/);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('derives the notify URL from PORT and treats empty values as unset', () => {
+    const config = loadConfig({ PORT: '4000', ORDER_TIMEOUT_MS: '' });
+    expect(config.wechat.notifyUrl).toBe('http://127.0.0.1:4000/pay/wechat/notify');
+    expect(config.orderTimeoutMs).toBe(1_800_000);
+  });
+
+  it('names every bad variable in one error', () => {
+    const found = problems({
+      PORT: 'eighty',
+      REDIS_URL: 'http://nope',
+      ORDER_TIMEOUT_MS: '-5',
+      WECHAT_API_KEY: 'short',
+      WECHAT_SIGN_TYPE: 'SHA1',
+      WORKER_CONCURRENCY: '0',
+    });
+    const names = found.map((p) => p.split(':')[0]);
+    expect(names).toEqual(expect.arrayContaining(['PORT', 'REDIS_URL', 'ORDER_TIMEOUT_MS', 'WECHAT_API_KEY', 'WECHAT_SIGN_TYPE', 'WORKER_CONCURRENCY']));
+    // secrets are never echoed back
+    expect(found.find((p) => p.startsWith('WECHAT_API_KEY'))).not.toContain('short');
+  });
+
+  it('refuses a payment window under 5 minutes against the real WeChat host', () => {
+    const found = problems({ WECHAT_PAY_BASE_URL: 'https://api.mch.weixin.qq.com', ORDER_TIMEOUT_MS: '60000' });
+    expect(found.join()).toMatch(/ORDER_TIMEOUT_MS: must be >= 300000/);
+    expect(loadConfig({ WECHAT_PAY_BASE_URL: 'https://api.mch.weixin.qq.com', ORDER_TIMEOUT_MS: '300000' }).wechat.isProduction).toBe(true);
+    expect(loadConfig({ ORDER_TIMEOUT_MS: '2000' }).orderTimeoutMs).toBe(2000); // sandbox: short windows are fine
+  });
+
+  it('refuses a notify URL with a query string (WeChat rule)', () => {
+    expect(problems({ WECHAT_NOTIFY_URL: 'http://x/notify?a=1' }).join()).toMatch(/WECHAT_NOTIFY_URL/);
+  });
+});
+
+describe('entry points with a bad configuration', () => {
+  it('stop with one message naming each bad variable', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/api/main.ts'], {
+      env: { ...process.env, PORT: 'x', WECHAT_SIGN_TYPE: 'RSA', AMQP_URL: 'nope' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/Invalid configuration/);
+    for (const name of ['PORT', 'WECHAT_SIGN_TYPE', 'AMQP_URL']) expect(result.stderr).toContain(`${name}:`);
+  });
+});

@@ -1,0 +1,18 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/env.js';
+import type { PrismaClient } from '../infra/db/prisma.js';
+import type { Logger } from '../infra/logger.js';
+import type { Metrics } from '../infra/metrics.js';
+import type { Queues } from '../infra/queues/queues.js';
+import type { KeySpace } from '../infra/redis/keys.js';
+
+/** What domain functions need, passed explicitly (no globals, no Fastify). */
+export interface CoreDeps {
+  config: Config;
+  logger: Logger;
+  redis: Redis;
+  keys: KeySpace;
+  prisma: PrismaClient;
+  queues: Queues;
+  metrics: Metrics;
+}

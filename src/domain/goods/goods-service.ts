@@ -1,0 +1,136 @@
+import type { CoreDeps } from '../deps.js';
+import { DomainError, goodsNotFound } from '../errors.js';
+
+export interface NewGoods {
+  title: string;
+  price: number;
+  costPrice?: number | undefined;
+  stockCount: number;
+  startTime: Date;
+  endTime: Date;
+}
+
+export interface GoodsView {
+  id: string;
+  title: string;
+  price: number;
+  costPrice: number | null;
+  /** durable: units not yet sold */
+  stockCount: number;
+  /** live: units a buyer can grab now */
+  available: number;
+  startTime: string;
+  endTime: string;
+}
+
+interface GoodsRow {
+  id: bigint;
+  title: string;
+  price: number;
+  costPrice: number | null;
+  stockCount: number;
+  startTime: Date;
+  endTime: Date;
+}
+
+type Deps = Pick<CoreDeps, 'prisma' | 'redis' | 'keys' | 'logger'>;
+
+const view = (row: GoodsRow, available: number): GoodsView => ({
+  id: row.id.toString(),
+  title: row.title,
+  price: row.price,
+  costPrice: row.costPrice,
+  stockCount: row.stockCount,
+  available,
+  startTime: row.startTime.toISOString(),
+  endTime: row.endTime.toISOString(),
+});
+
+/** Goods ids are decimal strings; anything else cannot exist (and must not reach BigInt()). */
+export function parseGoodsId(id: string): bigint | undefined {
+  return /^[1-9]\d{0,18}$/.test(id) ? BigInt(id) : undefined;
+}
+
+/** Put one goods on sale in Redis; safe to repeat (never touches a live stock counter). */
+async function loadIntoRedis(deps: Deps, row: GoodsRow): Promise<number> {
+  const id = row.id.toString();
+  const k = deps.keys.forGoods(id);
+  const [code, available] = await deps.redis.loadGoods(
+    k.goods, k.stock, k.held,
+    row.title, row.price, row.startTime.getTime(), row.endTime.getTime(), row.stockCount,
+  );
+  await deps.redis.sadd(deps.keys.liveGoods, id);
+  if (code === 1) deps.logger.info({ goodsId: id, available }, 'goods loaded into redis');
+  return available;
+}
+
+export async function createGoods(deps: Deps, input: NewGoods): Promise<GoodsView> {
+  if (input.endTime.getTime() <= input.startTime.getTime()) {
+    throw new DomainError('INVALID_INPUT', 'endTime must be after startTime', { fields: ['endTime'] });
+  }
+  const row = await deps.prisma.seckillGoods.create({
+    data: {
+      title: input.title,
+      price: input.price,
+      costPrice: input.costPrice ?? null,
+      stockCount: input.stockCount,
+      startTime: input.startTime,
+      endTime: input.endTime,
+    },
+  });
+  // If Redis is down right now the goods still exists; the first grab or the sweeper loads it.
+  const available = await loadIntoRedis(deps, row).catch((err: Error) => {
+    deps.logger.warn({ goodsId: row.id.toString(), err: err.message }, 'goods not loaded into redis yet');
+    return row.stockCount;
+  });
+  return view(row, available);
+}
+
+async function findRow(deps: Deps, id: string): Promise<GoodsRow> {
+  const goodsId = parseGoodsId(id);
+  const row = goodsId === undefined ? null : await deps.prisma.seckillGoods.findUnique({ where: { id: goodsId } });
+  if (!row) throw goodsNotFound(id);
+  return row;
+}
+
+/** Live stock of many goods in one round trip, loading any that Redis has lost. */
+async function liveStock(deps: Deps, rows: GoodsRow[]): Promise<number[]> {
+  if (rows.length === 0) return [];
+  const values = await Promise.all(rows.map((row) => deps.redis.get(deps.keys.forGoods(row.id.toString()).stock)));
+  return Promise.all(rows.map((row, i) => (values[i] == null ? loadIntoRedis(deps, row) : Number(values[i]))));
+}
+
+export async function getGoods(deps: Deps, id: string): Promise<GoodsView> {
+  const row = await findRow(deps, id);
+  const [available] = await liveStock(deps, [row]);
+  return view(row, available ?? 0);
+}
+
+export async function listGoodsOnSale(deps: Deps, now = new Date()): Promise<GoodsView[]> {
+  const rows = await deps.prisma.seckillGoods.findMany({
+    where: { startTime: { lte: now }, endTime: { gt: now } },
+    orderBy: { startTime: 'asc' },
+    take: 500,
+  });
+  const available = await liveStock(deps, rows);
+  return rows.map((row, i) => view(row, available[i] ?? 0));
+}
+
+/**
+ * Make sure a goods is loaded into Redis (after a flush or restart). Returns false when the
+ * goods does not exist in MySQL.
+ */
+export async function ensureGoodsLoaded(deps: Deps, id: string): Promise<boolean> {
+  const goodsId = parseGoodsId(id);
+  const row = goodsId === undefined ? null : await deps.prisma.seckillGoods.findUnique({ where: { id: goodsId } });
+  if (!row) return false;
+  await loadIntoRedis(deps, row);
+  return true;
+}
+
+/** Reload every goods whose sale has not ended (sweeper; start-up). */
+export async function reloadLiveGoods(deps: Deps, now = new Date()): Promise<number> {
+  const rows = await deps.prisma.seckillGoods.findMany({ where: { endTime: { gt: now } } });
+  for (const row of rows) await loadIntoRedis(deps, row);
+  return rows.length;
+}

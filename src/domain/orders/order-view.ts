@@ -1,0 +1,99 @@
+import type { CoreDeps } from '../deps.js';
+import { orderNotFound } from '../errors.js';
+import { isOrderId } from './order-id.js';
+import type { CloseReason, OrderStatus } from './transition-codes.js';
+
+/** An order as the buyer API returns it (spec/contract.md). */
+export interface OrderView {
+  orderId: string;
+  goodsId: string;
+  money: number;
+  status: OrderStatus;
+  createTime: string;
+  deadline: string;
+  payTime?: string;
+  closeReason?: CloseReason;
+}
+
+/** The live order hash in Redis, as written by the Lua transitions. */
+export interface LiveOrder {
+  orderId: string;
+  goodsId: string;
+  userId: string;
+  money: number;
+  status: OrderStatus;
+  createTime: number;
+  deadline: number;
+  closeReason?: CloseReason;
+  closedAt?: number;
+  payTime?: number;
+  transactionId?: string;
+  reviewReason?: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function parseLiveOrder(hash: Record<string, string>): LiveOrder | undefined {
+  if (!hash.orderId || !hash.status) return undefined;
+  return {
+    orderId: hash.orderId,
+    goodsId: hash.goodsId ?? '',
+    userId: hash.userId ?? '',
+    money: Number(hash.money),
+    status: hash.status as OrderStatus,
+    createTime: Number(hash.createTime),
+    deadline: Number(hash.deadline),
+    ...(hash.closeReason ? { closeReason: hash.closeReason as CloseReason } : {}),
+    ...(hash.closedAt ? { closedAt: Number(hash.closedAt) } : {}),
+    ...(hash.payTime ? { payTime: Number(hash.payTime) } : {}),
+    ...(hash.transactionId ? { transactionId: hash.transactionId } : {}),
+    ...(hash.reviewReason ? { reviewReason: hash.reviewReason } : {}),
+  };
+}
+
+export function liveOrderView(order: LiveOrder): OrderView {
+  return {
+    orderId: order.orderId,
+    goodsId: order.goodsId,
+    money: order.money,
+    status: order.status,
+    createTime: iso(order.createTime),
+    deadline: iso(order.deadline),
+    ...(order.payTime ? { payTime: iso(order.payTime) } : {}),
+    ...(order.closeReason ? { closeReason: order.closeReason } : {}),
+  };
+}
+
+type Deps = Pick<CoreDeps, 'redis' | 'keys' | 'prisma'>;
+
+/** Read a live order from Redis by id alone (via the order → goods index). */
+export async function readLiveOrder(deps: Deps, orderId: string): Promise<LiveOrder | undefined> {
+  const goodsId = await deps.redis.get(deps.keys.orderIndex(orderId));
+  if (!goodsId) return undefined;
+  return parseLiveOrder(await deps.redis.hgetall(deps.keys.forGoods(goodsId).order(orderId)));
+}
+
+/**
+ * The buyer's view of one order: from Redis while it is live, from MySQL once it is final and
+ * has left Redis. Another buyer's order is reported exactly like an unknown one.
+ */
+export async function getBuyerOrder(deps: Deps, buyerId: string, orderId: string): Promise<OrderView> {
+  if (!isOrderId(orderId)) throw orderNotFound(orderId);
+  const live = await readLiveOrder(deps, orderId);
+  if (live) {
+    if (live.userId !== buyerId) throw orderNotFound(orderId);
+    return liveOrderView(live);
+  }
+  const row = await deps.prisma.seckillOrder.findUnique({ where: { id: orderId } });
+  if (!row || row.userId !== buyerId) throw orderNotFound(orderId);
+  return {
+    orderId: row.id,
+    goodsId: row.goodsId.toString(),
+    money: row.money,
+    status: row.status,
+    createTime: row.createTime.toISOString(),
+    deadline: row.deadline.toISOString(),
+    ...(row.payTime ? { payTime: row.payTime.toISOString() } : {}),
+    ...(row.closeReason ? { closeReason: row.closeReason } : {}),
+  };
+}

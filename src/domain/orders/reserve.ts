@@ -1,0 +1,68 @@
+import type { CoreDeps } from '../deps.js';
+import { DomainError, goodsNotFound } from '../errors.js';
+import { ensureGoodsLoaded, parseGoodsId } from '../goods/goods-service.js';
+import type { OrderIdGenerator } from './order-id.js';
+import type { OrderView } from './order-view.js';
+import { Transition } from './transition-codes.js';
+
+/** How long the order → goods index outlives the payment window (final orders are in MySQL). */
+const INDEX_GRACE_SECONDS = 7 * 24 * 3600;
+
+const REFUSALS: Partial<Record<Transition, () => DomainError>> = {
+  [Transition.NotOnSale]: () => new DomainError('NOT_ON_SALE', 'the goods is not on sale now'),
+  [Transition.RepeatOrder]: () => new DomainError('REPEAT_ORDER', 'you already have an active order for this goods'),
+  [Transition.SoldOut]: () => new DomainError('SOLD_OUT', 'sold out'),
+};
+
+/**
+ * Grab one unit: the reserveOrder script does every check and the stock change atomically;
+ * then the order's timeout job is added. If that add fails (or this process dies first) the
+ * sweeper finds the order in the held index and schedules it, so no unit is held forever.
+ */
+export async function reserveOrder(
+  deps: CoreDeps,
+  ids: OrderIdGenerator,
+  buyerId: string,
+  goodsId: string,
+): Promise<OrderView> {
+  if (parseGoodsId(goodsId) === undefined) throw goodsNotFound(goodsId);
+  const k = deps.keys.forGoods(goodsId);
+  const windowMs = deps.config.orderTimeoutMs;
+
+  let orderId = ids.next();
+  let reply = await deps.redis.reserveOrder(k.goods, k.stock, k.held, k.order(orderId), k.buyer(buyerId), orderId, buyerId, goodsId, windowMs);
+  if (reply[0] === Transition.GoodsNotLoaded) {
+    // first grab after a Redis flush/restart, or goods unknown
+    if (!(await ensureGoodsLoaded(deps, goodsId))) throw goodsNotFound(goodsId);
+    orderId = ids.next();
+    reply = await deps.redis.reserveOrder(k.goods, k.stock, k.held, k.order(orderId), k.buyer(buyerId), orderId, buyerId, goodsId, windowMs);
+  }
+  const [code, createTime, deadline, money] = reply;
+  if (code !== Transition.Done) {
+    const refusal = REFUSALS[code as Transition];
+    deps.metrics.grabRejected.inc({ reason: refusal ? refusal().code : `code_${code}` });
+    if (refusal) throw refusal();
+    if (code === Transition.GoodsNotLoaded) throw goodsNotFound(goodsId);
+    throw new Error(`reserveOrder returned unexpected code ${code}`);
+  }
+  deps.metrics.ordersReserved.inc();
+
+  const ttl = Math.ceil(windowMs / 1000) + INDEX_GRACE_SECONDS;
+  const [indexed, scheduled] = await Promise.allSettled([
+    deps.redis.set(deps.keys.orderIndex(orderId), goodsId, 'EX', ttl),
+    deps.queues.scheduleClose({ orderId, goodsId }, deadline - Date.now()),
+  ]);
+  for (const result of [indexed, scheduled]) {
+    if (result.status === 'rejected') {
+      deps.logger.warn({ orderId, err: (result.reason as Error).message }, 'order reserved but index/timer write failed; the sweeper will repair it');
+    }
+  }
+  return {
+    orderId,
+    goodsId,
+    money,
+    status: 'UNPAID',
+    createTime: new Date(createTime).toISOString(),
+    deadline: new Date(deadline).toISOString(),
+  };
+}

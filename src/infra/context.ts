@@ -1,0 +1,70 @@
+import type { Redis } from 'ioredis';
+import type { Connection } from 'rabbitmq-client';
+import type { Config } from '../config/env.js';
+import type { CoreDeps } from '../domain/deps.js';
+import { closeAmqp, createAmqp } from './amqp/connection.js';
+import { PaymentPublisher } from './amqp/payment-publisher.js';
+import { closePrisma, createPrisma } from './db/prisma.js';
+import type { Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { Queues } from './queues/queues.js';
+import { type RedisRole, closeRedis, createRedis } from './redis/client.js';
+import { keySpace } from './redis/keys.js';
+
+/**
+ * Every infrastructure client of one process, created together and closed together in reverse
+ * order. The API and the worker build one each; tests build one per test file.
+ */
+export interface Infra {
+  config: Config;
+  core: CoreDeps;
+  amqp: Connection;
+  publisher: PaymentPublisher;
+  readinessChecks: { name: string; check: () => Promise<void> }[];
+  close(): Promise<void>;
+}
+
+export function createInfra(config: Config, logger: Logger, role: RedisRole): Infra {
+  const redis: Redis = createRedis(config.redisUrl, role, logger);
+  const prisma = createPrisma(config.databaseUrl, logger);
+  const queues = new Queues(redis, config.queuePrefix, config.close, logger);
+  const amqp = createAmqp(config.amqpUrl, logger, role);
+  const publisher = new PaymentPublisher(amqp, config.amqp);
+  const core: CoreDeps = { config, logger, redis, keys: keySpace(config.keyPrefix), prisma, queues, metrics: createMetrics() };
+
+  const readinessChecks = [
+    { name: 'redis', check: async () => void (await redis.ping()) },
+    { name: 'mysql', check: async () => void (await prisma.$queryRawUnsafe('SELECT 1')) },
+    {
+      name: 'rabbitmq',
+      check: async () => {
+        if (!amqp.ready) throw new Error('not connected');
+      },
+    },
+  ];
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await publisher.close().catch(() => undefined);
+      await closeAmqp(amqp);
+      await queues.close().catch(() => undefined);
+      await closeRedis(redis);
+      await closePrisma(prisma);
+    })();
+    return closing;
+  };
+  return { config, core, amqp, publisher, readinessChecks, close };
+}
+
+/** Wait until Redis answers, naming the URL if it does not (start-up only). */
+export async function waitForRedis(redis: Redis, url: string, timeoutMs = 10_000): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Redis at ${url} is not reachable`)), timeoutMs);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

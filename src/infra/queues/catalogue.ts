@@ -1,0 +1,72 @@
+import type { JobsOptions } from 'bullmq';
+
+/**
+ * The closed catalogue of jobs: queue, job name, payload type, deterministic id and default
+ * options. The worker registers exactly one handler per entry (src/workers/handlers.ts) and
+ * refuses to start otherwise. Ids never contain ':' and are never all digits (BullMQ rules).
+ */
+
+export interface CloseOrderJob {
+  orderId: string;
+  goodsId: string;
+}
+
+/** The notification's fields exactly as received from WeChat (or the original system's bus). */
+export type PaymentEventJob = Record<string, string>;
+
+export interface SweepJob {
+  readonly kind: 'sweep';
+}
+
+export interface JobCatalogue {
+  'close-order': CloseOrderJob;
+  'apply-payment': PaymentEventJob;
+  sweep: SweepJob;
+}
+
+export type JobName = keyof JobCatalogue;
+
+export const QUEUE_OF = {
+  'close-order': 'order-timeout',
+  'apply-payment': 'payment-result',
+  sweep: 'maintenance',
+} as const satisfies Record<JobName, string>;
+
+export type QueueName = (typeof QUEUE_OF)[JobName];
+export const QUEUE_NAMES = [...new Set(Object.values(QUEUE_OF))] as QueueName[];
+
+export const jobId = {
+  closeOrder: (orderId: string) => `timeout-${orderId}`,
+  payment: (outTradeNo: string) => `payment-${outTradeNo}`,
+};
+
+export const SWEEPER_SCHEDULER_ID = 'sweeper';
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  backoffMs: number;
+}
+
+export function defaultJobOptions(name: JobName, retry: RetryPolicy): JobsOptions {
+  switch (name) {
+    case 'close-order':
+      // Retryable WeChat failures (SYSTEMERROR, timeouts, 5xx) back off exponentially; the last
+      // attempt sends the order to review instead of failing (see close-order handler).
+      return {
+        attempts: retry.maxAttempts,
+        backoff: { type: 'exponential', delay: retry.backoffMs },
+        removeOnComplete: true,
+        removeOnFail: { count: 10_000 },
+      };
+    case 'apply-payment':
+      // A paid event must never be lost: MySQL or Redis hiccups only delay it.
+      return {
+        attempts: 25,
+        backoff: { type: 'exponential', delay: 500 },
+        removeOnComplete: { age: 3_600, count: 10_000 },
+        removeOnFail: { count: 10_000 },
+      };
+    case 'sweep':
+      return { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } };
+  }
+}

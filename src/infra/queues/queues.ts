@@ -1,0 +1,94 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import {
+  type CloseOrderJob,
+  type PaymentEventJob,
+  type RetryPolicy,
+  QUEUE_NAMES,
+  type QueueName,
+  defaultJobOptions,
+  jobId,
+} from './catalogue.js';
+
+/**
+ * Producer side of the job catalogue (used by the API and by worker handlers that enqueue).
+ * The prefix is configurable; wrap it in braces (`{seckill}`, the default) so all of a queue's
+ * keys share a hash slot on Redis Cluster, as BullMQ requires.
+ */
+export class Queues {
+  readonly byName: Record<QueueName, Queue>;
+
+  constructor(
+    connection: Redis,
+    readonly prefix: string,
+    private readonly retry: RetryPolicy,
+    logger: Logger,
+  ) {
+    const entries = QUEUE_NAMES.map((name) => {
+      const queue = new Queue(name, { connection, prefix });
+      queue.on('error', (err) => logger.error({ err: err.message, queue: name }, 'queue error'));
+      return [name, queue] as const;
+    });
+    this.byName = Object.fromEntries(entries) as Record<QueueName, Queue>;
+  }
+
+  /** Add (or keep) the close job of an order, due after `delayMs`. Same id: adding twice is a no-op. */
+  async scheduleClose(job: CloseOrderJob, delayMs: number): Promise<void> {
+    await this.byName['order-timeout'].add('close-order', job, {
+      ...defaultJobOptions('close-order', this.retry),
+      jobId: jobId.closeOrder(job.orderId),
+      delay: Math.max(0, delayMs),
+    });
+  }
+
+  /**
+   * Run an order's close now (buyer cancel, review retry): a waiting delayed job is promoted;
+   * a job that already finished or failed is replaced by a fresh one.
+   */
+  async closeNow(job: CloseOrderJob): Promise<void> {
+    const queue = this.byName['order-timeout'];
+    const existing = await queue.getJob(jobId.closeOrder(job.orderId));
+    if (existing) {
+      const state = await existing.getState();
+      if (state === 'delayed') {
+        await existing.promote().catch(() => undefined); // it may have just become due: fine
+        return;
+      }
+      if (state === 'active' || state === 'waiting' || state === 'prioritized' || state === 'waiting-children') return;
+      await existing.remove().catch(() => undefined);
+    }
+    await this.scheduleClose(job, 0);
+  }
+
+  /** Is a close job present (in any state) for this order? Used by the sweeper. */
+  async hasCloseJob(orderId: string): Promise<boolean> {
+    const job = await this.byName['order-timeout'].getJob(jobId.closeOrder(orderId));
+    if (!job) return false;
+    const state = await job.getState();
+    return state !== 'completed' && state !== 'failed' && state !== 'unknown';
+  }
+
+  /**
+   * Remove an order's timer once it is paid. Harmless when the job is running (BullMQ refuses
+   * to remove a locked job; the handler then finds the order PAID) or already gone.
+   */
+  async removeCloseJob(orderId: string): Promise<boolean> {
+    try {
+      return (await this.byName['order-timeout'].remove(jobId.closeOrder(orderId))) === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  async addPaymentEvent(event: PaymentEventJob, outTradeNo: string): Promise<void> {
+    await this.byName['payment-result'].add('apply-payment', event, {
+      ...defaultJobOptions('apply-payment', this.retry),
+      jobId: jobId.payment(outTradeNo),
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(Object.values(this.byName).map((queue) => queue.close()));
+  }
+}

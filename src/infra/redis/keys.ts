@@ -1,0 +1,40 @@
+/**
+ * Redis key layout. Everything about one goods shares the hash tag `{g:<goodsId>}` so each Lua
+ * transition touches a single Cluster slot; different goods spread over the cluster.
+ */
+export interface GoodsKeys {
+  goods: string;
+  stock: string;
+  /** zset orderId -> deadline ms (UNPAID/CLOSING) or +inf (NEEDS_REVIEW): every order holding a unit */
+  held: string;
+  order(orderId: string): string;
+  buyer(userId: string): string;
+}
+
+export interface KeySpace {
+  forGoods(goodsId: string): GoodsKeys;
+  /** orderId -> goodsId, so an order can be found from its id alone */
+  orderIndex(orderId: string): string;
+  /** set of goods ids loaded into Redis (the sweeper walks it) */
+  liveGoods: string;
+  /** counter that hands out order-id node numbers */
+  nodeSequence: string;
+}
+
+export function keySpace(prefix: string): KeySpace {
+  return {
+    forGoods(goodsId) {
+      const base = `${prefix}:{g:${goodsId}}`;
+      return {
+        goods: `${base}:goods`,
+        stock: `${base}:stock`,
+        held: `${base}:held`,
+        order: (orderId) => `${base}:order:${orderId}`,
+        buyer: (userId) => `${base}:buyer:${userId}`,
+      };
+    },
+    orderIndex: (orderId) => `${prefix}:order-goods:${orderId}`,
+    liveGoods: `${prefix}:live-goods`,
+    nodeSequence: `${prefix}:order-id-node`,
+  };
+}

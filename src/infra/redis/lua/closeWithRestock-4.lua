@@ -1,0 +1,28 @@
+--[[
+  CLOSING -> CLOSED: WeChat confirmed the payment is closed; the unit goes back on sale and the
+  buyer may grab again. The only place a unit is returned to stock.
+
+  KEYS[1] order hash   KEYS[2] stock   KEYS[3] held zset   KEYS[4] buyer
+  ARGV[1] seconds to keep the final order in Redis (it is in MySQL by then)
+
+  Returns
+   1 closed, unit restocked
+   0 already CLOSED (nothing done: a retried job)
+  -10 no such order   -11 PAID   -13 NEEDS_REVIEW   -14 not CLOSING (still UNPAID)
+]]
+local order = redis.call('HMGET', KEYS[1], 'status', 'orderId')
+local status = order[1]
+if not status then return -10 end
+if status == 'CLOSED' then return 0 end
+if status == 'PAID' then return -11 end
+if status == 'NEEDS_REVIEW' then return -13 end
+if status ~= 'CLOSING' then return -14 end
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('INCR', KEYS[2])
+redis.call('ZREM', KEYS[3], order[2])
+if redis.call('GET', KEYS[4]) == order[2] then redis.call('DEL', KEYS[4]) end
+redis.call('HSET', KEYS[1], 'status', 'CLOSED', 'closedAt', now)
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1

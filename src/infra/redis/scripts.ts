@@ -1,0 +1,61 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Redis, Result } from 'ioredis';
+
+/**
+ * The Lua transitions in ./lua, registered once per connection with defineCommand.
+ * File names follow BullMQ's `verbNoun-<numKeys>.lua`, so the key count comes from the name.
+ */
+
+type ReserveReply = [code: number, createTime: number, deadline: number, money: number];
+type LoadReply = [code: number, available: number];
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    reserveOrder(
+      goods: string, stock: string, held: string, order: string, buyer: string,
+      orderId: string, userId: string, goodsId: string, windowMs: number,
+    ): Result<ReserveReply, Context>;
+    beginClose(order: string, held: string, reason: string, reopenReview: '0' | '1'): Result<number, Context>;
+    closeWithRestock(order: string, stock: string, held: string, buyer: string, ttlSeconds: number): Result<number, Context>;
+    markPaid(
+      order: string, held: string, buyer: string,
+      transactionId: string, totalFee: number, payTimeMs: number, ttlSeconds: number,
+    ): Result<number, Context>;
+    markNeedsReview(order: string, held: string, reason: string): Result<number, Context>;
+    loadGoods(
+      goods: string, stock: string, held: string,
+      title: string, price: number, startMs: number, endMs: number, stockCount: number,
+    ): Result<LoadReply, Context>;
+  }
+}
+
+const luaDir = join(dirname(fileURLToPath(import.meta.url)), 'lua');
+
+interface ScriptFile {
+  name: string;
+  numberOfKeys: number;
+  lua: string;
+}
+
+let cache: ScriptFile[] | undefined;
+
+function scriptFiles(): ScriptFile[] {
+  cache ??= readdirSync(luaDir)
+    .filter((file) => file.endsWith('.lua'))
+    .map((file) => {
+      const match = /^([A-Za-z]+)-(\d+)\.lua$/.exec(file);
+      if (!match) throw new Error(`Lua file ${file} does not follow verbNoun-<numKeys>.lua`);
+      return { name: match[1]!, numberOfKeys: Number(match[2]), lua: readFileSync(join(luaDir, file), 'utf8') };
+    });
+  return cache;
+}
+
+/** Register every transition script on a connection (ioredis uses EVALSHA, falling back to EVAL). */
+export function defineScripts(redis: Redis): Redis {
+  for (const script of scriptFiles()) {
+    redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
+  }
+  return redis;
+}

@@ -1,0 +1,235 @@
+import { Pool } from 'undici';
+import { classifyResponse, fatal, retryable, type Classified, type Merchant } from './response.js';
+import type {
+  CloseOrderResult,
+  OrderQueryParams,
+  OrderQueryResult,
+  TradeState,
+  UnifiedOrderParams,
+  UnifiedOrderResult,
+  WeChatLogger,
+  WeChatPayClientOptions,
+} from './result.js';
+import { TRADE_STATES } from './result.js';
+import { nonceStr, signFields } from './sign.js';
+import { toBeijingTime } from './time.js';
+import { buildXml, DEFAULT_MAX_XML_BYTES, parseWeChatXml, WeChatXmlError } from './xml.js';
+
+const OUT_TRADE_NO = /^[0-9A-Za-z_\-|*]{6,32}$/;
+const TRANSACTION_ID = /^[0-9]{1,32}$/;
+const FEN = /^[0-9]{1,15}$/;
+
+type Params = Record<string, string | undefined>;
+
+/**
+ * WeChat Pay v2 client for unifiedorder / orderquery / closeorder. It owns one keep-alive
+ * connection pool to the WeChat host; `close()` releases it. It never retries by itself: every
+ * call returns a classified result (see result.ts) and the caller decides.
+ */
+export class WeChatPayClient {
+  readonly #pool: Pool;
+  readonly #basePath: string;
+  readonly #merchant: Merchant;
+  readonly #timeoutMs: number;
+  readonly #maxResponseBytes: number;
+  readonly #spbillCreateIp: string;
+  readonly #log: WeChatLogger | undefined;
+
+  constructor(options: WeChatPayClientOptions) {
+    const base = new URL(options.baseUrl);
+    // A path prefix is allowed (e.g. WeChat's own /sandboxnew); the pool only takes an origin.
+    this.#basePath = base.pathname.replace(/\/+$/, '');
+    this.#merchant = { appId: options.appId, mchId: options.mchId, apiKey: options.apiKey, signType: options.signType };
+    this.#timeoutMs = options.timeoutMs;
+    this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_XML_BYTES;
+    this.#spbillCreateIp = options.spbillCreateIp ?? '127.0.0.1';
+    this.#log = options.logger;
+    this.#pool = new Pool(base.origin, {
+      connections: options.connections ?? 16,
+      keepAliveTimeout: 30_000,
+      connect: { timeout: options.timeoutMs },
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+  }
+
+  /** Create (or re-enter with identical parameters) a prepaid order. */
+  async unifiedOrder(p: UnifiedOrderParams): Promise<UnifiedOrderResult> {
+    const tradeType = p.tradeType ?? 'NATIVE';
+    const invalid = checkUnifiedOrder(p, tradeType);
+    if (invalid) return fatal('invalid-request', invalid);
+    const res = await this.#call('/pay/unifiedorder', {
+      body: p.body,
+      attach: p.attach,
+      out_trade_no: p.outTradeNo,
+      total_fee: String(p.totalFee),
+      spbill_create_ip: p.spbillCreateIp ?? this.#spbillCreateIp,
+      time_start: p.timeStart && toBeijingTime(p.timeStart),
+      time_expire: p.timeExpire && toBeijingTime(p.timeExpire),
+      notify_url: p.notifyUrl,
+      trade_type: tradeType,
+      product_id: p.productId,
+      openid: p.openid,
+    });
+    if (res.kind !== 'verified') return res;
+    const { prepay_id: prepayId, code_url: codeUrl, trade_type: answeredType } = res.fields;
+    if (!prepayId) return fatal('malformed', 'unifiedorder SUCCESS without prepay_id');
+    if (tradeType === 'NATIVE' && !codeUrl) return fatal('malformed', 'NATIVE unifiedorder SUCCESS without code_url');
+    if (answeredType !== undefined && answeredType !== tradeType) {
+      return fatal('malformed', `asked for ${tradeType}, got trade_type=${answeredType}`);
+    }
+    return { kind: 'ok', data: { prepayId, tradeType, ...(codeUrl ? { codeUrl } : {}) } };
+  }
+
+  /** Ask WeChat for an order's state, by out_trade_no or by transaction_id. */
+  async orderQuery(p: OrderQueryParams): Promise<OrderQueryResult> {
+    const byTransaction = 'transactionId' in p;
+    if (byTransaction ? !TRANSACTION_ID.test(p.transactionId) : !OUT_TRADE_NO.test(p.outTradeNo)) {
+      return fatal('invalid-request', byTransaction ? 'invalid transactionId' : 'invalid outTradeNo');
+    }
+    const res = await this.#call(
+      '/pay/orderquery',
+      byTransaction ? { transaction_id: p.transactionId } : { out_trade_no: p.outTradeNo },
+    );
+    if (res.kind !== 'verified') return res;
+    const f = res.fields;
+    // A signed answer about another order is as wrong as another merchant's answer.
+    if (byTransaction ? f.transaction_id !== p.transactionId : f.out_trade_no !== p.outTradeNo) {
+      return fatal('merchant-mismatch', 'orderquery answered for a different order');
+    }
+    const tradeState = f.trade_state;
+    if (!isTradeState(tradeState)) return fatal('malformed', `unknown trade_state=${tradeState ?? '(missing)'}`);
+    const paid = tradeState === 'SUCCESS' || tradeState === 'REFUND';
+    if (f.total_fee !== undefined && !FEN.test(f.total_fee)) return fatal('malformed', 'total_fee is not an integer');
+    if (f.cash_fee !== undefined && !FEN.test(f.cash_fee)) return fatal('malformed', 'cash_fee is not an integer');
+    if (paid && (!f.transaction_id || f.total_fee === undefined)) {
+      return fatal('malformed', `trade_state=${tradeState} without transaction_id/total_fee`);
+    }
+    return {
+      kind: 'ok',
+      data: {
+        tradeState,
+        tradeStateDesc: f.trade_state_desc,
+        outTradeNo: f.out_trade_no,
+        transactionId: f.transaction_id,
+        totalFee: f.total_fee === undefined ? undefined : Number(f.total_fee),
+        cashFee: f.cash_fee === undefined ? undefined : Number(f.cash_fee),
+        timeEnd: f.time_end,
+        openid: f.openid,
+        attach: f.attach,
+        fields: f,
+      },
+    };
+  }
+
+  /** Close an unpaid order so it can no longer be paid. */
+  async closeOrder(outTradeNo: string): Promise<CloseOrderResult> {
+    if (!OUT_TRADE_NO.test(outTradeNo)) return fatal('invalid-request', 'invalid outTradeNo');
+    const res = await this.#call('/pay/closeorder', { out_trade_no: outTradeNo });
+    return res.kind === 'verified' ? { kind: 'ok', data: {} } : res;
+  }
+
+  /** Close the connection pool; calls in flight fail as retryable. */
+  async close(): Promise<void> {
+    await this.#pool.close();
+  }
+
+  async #call(path: string, params: Params): Promise<Classified> {
+    const m = this.#merchant;
+    const fields: Record<string, string> = { appid: m.appId, mch_id: m.mchId, nonce_str: nonceStr(), sign_type: m.signType };
+    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') fields[k] = v;
+    fields.sign = signFields(fields, m.apiKey, m.signType);
+    const started = Date.now();
+    const res = await this.#post(path, buildXml(fields));
+    const outcome = typeof res === 'string' ? this.#interpret(res) : res;
+    const log = { path, outTradeNo: params.out_trade_no, kind: outcome.kind, ms: Date.now() - started };
+    if (outcome.kind === 'retryable' || outcome.kind === 'fatal') {
+      this.#log?.warn({ ...log, category: outcome.category, reason: outcome.reason }, 'wechat pay call failed');
+    } else {
+      this.#log?.debug(outcome.kind === 'error' ? { ...log, errCode: outcome.errCode } : log, 'wechat pay call');
+    }
+    return outcome;
+  }
+
+  #interpret(body: string): Classified {
+    let fields: Record<string, string>;
+    try {
+      fields = parseWeChatXml(body, this.#maxResponseBytes);
+    } catch (err) {
+      // An HTML error page from a gateway, a truncated body…: the call may work next time.
+      if (err instanceof WeChatXmlError) return retryable('bad-body', `response is not WeChat XML (${err.message})`);
+      throw err;
+    }
+    return classifyResponse(fields, this.#merchant);
+  }
+
+  /** The body text of a 200 answer, or the classified transport failure. */
+  async #post(path: string, xml: string): Promise<string | Classified> {
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    try {
+      const { statusCode, body } = await this.#pool.request({
+        method: 'POST',
+        path: this.#basePath + path,
+        headers: { 'content-type': 'text/xml; charset=utf-8' },
+        body: xml,
+        signal,
+      });
+      if (statusCode !== 200) {
+        await body.dump().catch(() => undefined);
+        if (statusCode >= 500 || statusCode === 429) return retryable('http-status', `HTTP ${statusCode}`);
+        return fatal('http-status', `HTTP ${statusCode}`);
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of body) {
+        const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+        size += buf.length;
+        if (size > this.#maxResponseBytes) {
+          body.destroy();
+          return retryable('bad-body', `response larger than ${this.#maxResponseBytes} bytes`);
+        }
+        chunks.push(buf);
+      }
+      try {
+        return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+      } catch {
+        return retryable('bad-body', 'response is not UTF-8');
+      }
+    } catch (err) {
+      if (signal.aborted || isTimeoutCode(err)) return retryable('timeout', `no answer within ${this.#timeoutMs} ms`);
+      return retryable('connection', describe(err));
+    }
+  }
+}
+
+function checkUnifiedOrder(p: UnifiedOrderParams, tradeType: string): string | undefined {
+  if (!OUT_TRADE_NO.test(p.outTradeNo)) return 'outTradeNo must be 6..32 of [0-9A-Za-z_-|*]';
+  if (!Number.isSafeInteger(p.totalFee) || p.totalFee <= 0) return 'totalFee must be a positive integer (fen)';
+  if (p.body.length === 0 || p.body.length > 127) return 'body must be 1..127 characters';
+  if (p.attach !== undefined && p.attach.length > 127) return 'attach must be at most 127 characters';
+  if (!/^https?:\/\/[^?#\s]+$/.test(p.notifyUrl)) return 'notifyUrl must be an http(s) URL without query string';
+  if (tradeType === 'NATIVE' && !p.productId) return 'productId is required for NATIVE';
+  if (tradeType === 'JSAPI' && !p.openid) return 'openid is required for JSAPI';
+  for (const [name, date] of [['timeStart', p.timeStart], ['timeExpire', p.timeExpire]] as const) {
+    if (date && Number.isNaN(date.getTime())) return `${name} is not a valid date`;
+  }
+  return undefined;
+}
+
+function isTradeState(value: string | undefined): value is TradeState {
+  return (TRADE_STATES as readonly (string | undefined)[]).includes(value);
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+function isTimeoutCode(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && TIMEOUT_CODES.has(String(err.code));
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = 'code' in err ? ` (${String(err.code)})` : '';
+    return `${err.name}: ${err.message}${code}`;
+  }
+  return String(err);
+}

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+
+/**
+ * Fault injection for the sandbox's WeChat endpoints, set over `POST /sandbox/faults`.
+ *
+ * Where a fault acts, so tests know what state WeChat ends up in:
+ * - `systemErrorRate`: answered after authentication and before anything is applied (a signed
+ *   `result_code=FAIL, err_code=SYSTEMERROR, err_code_des=系统错误`): nothing changed.
+ * - `delayMs`, `dropRate`, `tamper`: act on the answer, after the request was applied. That is
+ *   the hard case for a caller: the close (or order) happened at "WeChat" but the answer is late,
+ *   lost or untrustworthy; a retry then sees ORDERCLOSED / the re-entry answer.
+ * - `closeRule`: WeChat's "no closeorder within 5 minutes of creation" (5 min × time scale).
+ *   WeChat documents no answer for it; the sandbox answers the retryable
+ *   `err_code=SYSTEMERROR, err_code_des=订单创建5分钟内不能关闭` (a caller retrying with backoff
+ *   will get through once the window has passed). Off by default.
+ * - `payDuringClose`: when a closeorder arrives for an unpaid order (all orders when `true`, or
+ *   only the listed out_trade_nos), the buyer's payment lands first: the order becomes paid, its
+ *   notification is sent, and the close answers ORDERPAID.
+ */
+export const ENDPOINTS = ['unifiedorder', 'orderquery', 'closeorder'] as const;
+export type Endpoint = (typeof ENDPOINTS)[number];
+
+/**
+ * How the (otherwise correct) answer is spoiled: a wrong signature, no signature, another
+ * merchant's appid / mch_id (correctly signed), an HTTP 500 from "a gateway", a non-XML body.
+ */
+export const TAMPERS = ['none', 'bad-signature', 'unsigned', 'other-appid', 'other-mch-id', 'http-500', 'non-xml'] as const;
+export type Tamper = (typeof TAMPERS)[number];
+
+export type PerEndpoint<T> = Readonly<Record<Endpoint, T>>;
+
+export interface Faults {
+  readonly systemErrorRate: PerEndpoint<number>;
+  readonly delayMs: PerEndpoint<number>;
+  readonly dropRate: PerEndpoint<number>;
+  readonly tamper: PerEndpoint<Tamper>;
+  readonly closeRule: boolean;
+  readonly payDuringClose: boolean | readonly string[];
+}
+
+const every = <T>(value: T): PerEndpoint<T> => ({ unifiedorder: value, orderquery: value, closeorder: value });
+
+export const DEFAULT_FAULTS: Faults = Object.freeze({
+  systemErrorRate: every(0),
+  delayMs: every(0),
+  dropRate: every(0),
+  tamper: every<Tamper>('none'),
+  closeRule: false,
+  payDuringClose: false,
+});
+
+// Each per-endpoint fault takes one value for every endpoint or an object naming some of them.
+const perEndpoint = <S extends z.ZodType>(value: S) =>
+  z.union([value, z.object({ unifiedorder: value, orderquery: value, closeorder: value }).partial().strict()]);
+
+export const faultsPatchSchema = z
+  .object({
+    systemErrorRate: perEndpoint(z.number().min(0).max(1)),
+    delayMs: perEndpoint(z.number().int().min(0).max(600_000)),
+    dropRate: perEndpoint(z.number().min(0).max(1)),
+    tamper: perEndpoint(z.enum(TAMPERS)),
+    closeRule: z.boolean(),
+    payDuringClose: z.union([z.boolean(), z.array(z.string().min(1).max(32))]),
+  })
+  .partial()
+  .strict();
+export type FaultsPatch = z.infer<typeof faultsPatchSchema>;
+
+function merge<T>(current: PerEndpoint<T>, patch: T | Partial<Record<Endpoint, T>> | undefined, isScalar: (v: unknown) => v is T): PerEndpoint<T> {
+  if (patch === undefined) return current;
+  if (isScalar(patch)) return every(patch);
+  return { ...current, ...(patch as Partial<Record<Endpoint, T>>) };
+}
+
+const isNumber = (v: unknown): v is number => typeof v === 'number';
+const isTamper = (v: unknown): v is Tamper => typeof v === 'string';
+
+/** Apply a partial update; fields not named keep their current value. */
+export function applyFaults(current: Faults, patch: FaultsPatch): Faults {
+  return {
+    systemErrorRate: merge(current.systemErrorRate, patch.systemErrorRate, isNumber),
+    delayMs: merge(current.delayMs, patch.delayMs, isNumber),
+    dropRate: merge(current.dropRate, patch.dropRate, isNumber),
+    tamper: merge(current.tamper, patch.tamper, isTamper),
+    closeRule: patch.closeRule ?? current.closeRule,
+    payDuringClose: patch.payDuringClose ?? current.payDuringClose,
+  };
+}
+
+export function paysDuringClose(faults: Faults, outTradeNo: string): boolean {
+  const setting = faults.payDuringClose;
+  return typeof setting === 'boolean' ? setting : setting.includes(outTradeNo);
+}
+
+/** A rate of 0 or 1 is deterministic, so tests using them never flake. */
+export function chance(rate: number): boolean {
+  return rate >= 1 || (rate > 0 && Math.random() < rate);
+}
