@@ -8,6 +8,8 @@ import { errorHandler } from './plugins/error-handler.js';
 import { goodsRoutes } from './routes/goods.js';
 import { healthRoutes } from './routes/health.js';
 import { orderRoutes } from './routes/orders.js';
+import { reviewRoutes } from './routes/reviews.js';
+import { wechatNotifyRoutes } from './routes/wechat-notify.js';
 import { createOrderIdGenerator } from '../domain/orders/order-id.js';
 
 export interface AppOptions {
@@ -41,6 +43,8 @@ export async function buildApp({ infra, logger }: AppOptions): Promise<FastifyIn
   await app.register(goodsRoutes, { deps });
   const ids = await createOrderIdGenerator(deps.redis, deps.keys.nodeSequence);
   await app.register(orderRoutes, { deps, ids });
+  await app.register(reviewRoutes, { deps });
+  await app.register(wechatNotifyRoutes, { deps, publisher: infra.publisher });
   await registerBullBoard(app, infra.core.queues);
   return app;
 }

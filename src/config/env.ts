@@ -47,6 +47,8 @@ const schema = z
     ADMIN_USER: z.string().min(1).optional(),
     ADMIN_PASSWORD: z.string().min(1).optional(),
     WORKER_CONCURRENCY: positiveInt.max(1000).default(50),
+    WORKER_LOCK_MS: positiveInt.min(1_000).default(30_000),
+    WORKER_STALLED_INTERVAL_MS: positiveInt.min(500).default(30_000),
     QUEUE_PREFIX: z.string().min(1).default('{seckill}'),
     KEY_PREFIX: z
       .string()
@@ -88,6 +90,9 @@ export interface Config {
   readonly keyPrefix: string;
   readonly queuePrefix: string;
   readonly workerConcurrency: number;
+  /** BullMQ lock of an active job; a crashed worker's job is retried after it lapses */
+  readonly workerLockMs: number;
+  readonly workerStalledIntervalMs: number;
   readonly logLevel: string;
   readonly sweeperIntervalMs: number;
   readonly close: { readonly maxAttempts: number; readonly backoffMs: number };
@@ -155,6 +160,8 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     keyPrefix: env.KEY_PREFIX,
     queuePrefix: env.QUEUE_PREFIX,
     workerConcurrency: env.WORKER_CONCURRENCY,
+    workerLockMs: env.WORKER_LOCK_MS,
+    workerStalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
     logLevel: env.LOG_LEVEL,
     sweeperIntervalMs: env.SWEEPER_INTERVAL_MS,
     close: { maxAttempts: env.CLOSE_MAX_ATTEMPTS, backoffMs: env.CLOSE_BACKOFF_MS },

@@ -5,6 +5,7 @@ import type { Logger } from '../infra/logger.js';
 import type { Metrics } from '../infra/metrics.js';
 import type { Queues } from '../infra/queues/queues.js';
 import type { KeySpace } from '../infra/redis/keys.js';
+import type { WeChatPayClient } from '../infra/wechat/client.js';
 
 /** What domain functions need, passed explicitly (no globals, no Fastify). */
 export interface CoreDeps {
@@ -15,4 +16,5 @@ export interface CoreDeps {
   prisma: PrismaClient;
   queues: Queues;
   metrics: Metrics;
+  wechat: WeChatPayClient;
 }

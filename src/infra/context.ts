@@ -10,6 +10,7 @@ import { createMetrics } from './metrics.js';
 import { Queues } from './queues/queues.js';
 import { type RedisRole, closeRedis, createRedis } from './redis/client.js';
 import { keySpace } from './redis/keys.js';
+import { WeChatPayClient } from './wechat/client.js';
 
 /**
  * Every infrastructure client of one process, created together and closed together in reverse
@@ -30,7 +31,8 @@ export function createInfra(config: Config, logger: Logger, role: RedisRole): In
   const queues = new Queues(redis, config.queuePrefix, config.close, logger);
   const amqp = createAmqp(config.amqpUrl, logger, role);
   const publisher = new PaymentPublisher(amqp, config.amqp);
-  const core: CoreDeps = { config, logger, redis, keys: keySpace(config.keyPrefix), prisma, queues, metrics: createMetrics() };
+  const wechat = new WeChatPayClient({ ...config.wechat, logger });
+  const core: CoreDeps = { config, logger, redis, keys: keySpace(config.keyPrefix), prisma, queues, metrics: createMetrics(), wechat };
 
   const readinessChecks = [
     { name: 'redis', check: async () => void (await redis.ping()) },
@@ -49,6 +51,7 @@ export function createInfra(config: Config, logger: Logger, role: RedisRole): In
       await publisher.close().catch(() => undefined);
       await closeAmqp(amqp);
       await queues.close().catch(() => undefined);
+      await wechat.close().catch(() => undefined);
       await closeRedis(redis);
       await closePrisma(prisma);
     })();

@@ -4,6 +4,8 @@ import type { CoreDeps } from '../../domain/deps.js';
 import type { OrderIdGenerator } from '../../domain/orders/order-id.js';
 import { getBuyerOrder } from '../../domain/orders/order-view.js';
 import { reserveOrder } from '../../domain/orders/reserve.js';
+import { payOrder } from '../../domain/orders/pay.js';
+import { cancelOrder } from '../../domain/orders/cancel.js';
 
 const grabBody = z.object({
   goodsId: z.union([z.string().regex(/^\d{1,20}$/, 'must be a decimal id'), z.number().int().positive()]).transform(String),
@@ -25,4 +27,14 @@ export const orderRoutes: FastifyPluginAsyncZod<OrderRouteOptions> = async (app,
     onRequest: app.requireBuyer,
     schema: { tags: ['buyer'], summary: "One of the buyer's orders (404 for other buyers' orders)", params: orderParams, security: [{ bearer: [] }] },
   }, async (request) => getBuyerOrder(deps, request.buyerId, request.params.orderId));
+
+  app.post('/seckill/orders/:orderId/pay', {
+    onRequest: app.requireBuyer,
+    schema: { tags: ['buyer'], summary: 'WeChat NATIVE payment for an UNPAID order: the QR code URL (same on every call)', params: orderParams, security: [{ bearer: [] }] },
+  }, async (request) => payOrder(deps, request.buyerId, request.params.orderId));
+
+  app.post('/seckill/orders/:orderId/cancel', {
+    onRequest: app.requireBuyer,
+    schema: { tags: ['buyer'], summary: 'Cancel an UNPAID order: closed at WeChat, then the unit goes back on sale', params: orderParams, security: [{ bearer: [] }] },
+  }, async (request, reply) => reply.status(202).send(await cancelOrder(deps, request.buyerId, request.params.orderId)));
 };

@@ -32,6 +32,9 @@ export function createPrisma(databaseUrl: string, logger?: Logger): PrismaClient
       connectTimeout,
       // The pool's acquire timeout must exceed the connect timeout or a slow connect is reported as pool exhaustion.
       acquireTimeout: Math.max(url.poolTimeoutMs ?? DEFAULT_ACQUIRE_TIMEOUT_MS, connectTimeout + 1_000),
+      // Prisma writes and reads DateTime as UTC; a UTC session makes the columns' DEFAULT
+      // CURRENT_TIMESTAMP(3) and NOW() in raw SQL agree with it on servers set to local time.
+      initSql: "SET time_zone = '+00:00'",
     },
     {
       // Prisma qualifies table names with this in generated SQL.

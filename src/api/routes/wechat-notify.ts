@@ -1,0 +1,50 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { CoreDeps } from '../../domain/deps.js';
+import { verifyNotification } from '../../domain/payments/verify-notification.js';
+import type { PaymentPublisher } from '../../infra/amqp/payment-publisher.js';
+import { buildXml, parseWeChatXml, WeChatXmlError } from '../../infra/wechat/xml.js';
+
+const NOTIFY_BODY_LIMIT = 64 * 1024;
+
+const answer = (code: 'SUCCESS' | 'FAIL', msg: string) => buildXml({ return_code: code, return_msg: msg });
+
+/**
+ * WeChat's payment notification (design §4.3). Accepted only after RabbitMQ confirmed the event;
+ * otherwise FAIL, and WeChat's retry schedule is our outbox. Invalid notifications get FAIL with
+ * a reason (HTTP 400), publish nothing and are counted.
+ */
+export const wechatNotifyRoutes: FastifyPluginAsync<{ deps: CoreDeps; publisher: PaymentPublisher }> = async (app, { deps, publisher }) => {
+  // Raw body: the XML must be checked (DOCTYPE, size) before any parser sees it.
+  app.addContentTypeParser(['text/xml', 'application/xml'], { parseAs: 'buffer', bodyLimit: NOTIFY_BODY_LIMIT }, (_req, body, done) => done(null, body));
+
+  app.post('/pay/wechat/notify', {
+    bodyLimit: NOTIFY_BODY_LIMIT,
+    schema: { tags: ['wechat'], summary: 'WeChat Pay v2 payment notification (text/xml); replies XML SUCCESS or FAIL' },
+  }, async (request, reply) => {
+    reply.type('text/xml; charset=utf-8');
+    const fail = (status: number, reason: string, result: string) => {
+      deps.metrics.notifications.inc({ result });
+      request.log.warn({ reason }, 'wechat notification refused');
+      return reply.status(status).send(answer('FAIL', reason));
+    };
+    const body = request.body;
+    if (!Buffer.isBuffer(body) || body.length === 0) return fail(400, 'empty body or not text/xml', 'invalid');
+    let fields: Record<string, string>;
+    try {
+      fields = parseWeChatXml(body, NOTIFY_BODY_LIMIT);
+    } catch (err) {
+      if (err instanceof WeChatXmlError) return fail(400, `bad XML: ${err.message}`, 'invalid');
+      throw err;
+    }
+    const check = verifyNotification(fields, deps.config.wechat);
+    if (!check.ok) return fail(400, check.reason, 'invalid');
+    try {
+      await publisher.publish(fields);
+    } catch (err) {
+      request.log.error({ err: (err as Error).message, outTradeNo: check.outTradeNo }, 'payment event not confirmed by RabbitMQ');
+      return fail(503, 'temporarily unable to accept the notification', 'publish-failed');
+    }
+    deps.metrics.notifications.inc({ result: 'accepted' });
+    return reply.status(200).send(answer('SUCCESS', 'OK'));
+  });
+};

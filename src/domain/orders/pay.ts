@@ -1,0 +1,54 @@
+import type { CoreDeps } from '../deps.js';
+import { DomainError, orderNotFound } from '../errors.js';
+import { isOrderId } from './order-id.js';
+import { getBuyerOrder, readLiveOrder } from './order-view.js';
+
+export interface PayResult {
+  codeUrl: string;
+  outTradeNo: string;
+}
+
+const notPayable = (status: string) => new DomainError('ORDER_NOT_PAYABLE', `order is ${status}; only UNPAID orders can be paid`);
+
+/**
+ * WeChat unifiedorder NATIVE for one of the buyer's UNPAID orders. Every parameter derives from
+ * the order (amount, goods, deadline), never from the client, so calling again sends identical
+ * parameters and WeChat's re-entry rule returns the same code_url.
+ */
+export async function payOrder(deps: CoreDeps, buyerId: string, orderId: string): Promise<PayResult> {
+  if (!isOrderId(orderId)) throw orderNotFound(orderId);
+  const order = await readLiveOrder(deps, orderId);
+  if (!order) {
+    const final = await getBuyerOrder(deps, buyerId, orderId); // 404 unless it is the buyer's final order
+    throw notPayable(final.status);
+  }
+  if (order.userId !== buyerId) throw orderNotFound(orderId);
+  if (order.status !== 'UNPAID') throw notPayable(order.status);
+
+  const title = (await deps.redis.hget(deps.keys.forGoods(order.goodsId).goods, 'title')) ?? `goods ${order.goodsId}`;
+  const result = await deps.wechat.unifiedOrder({
+    outTradeNo: orderId,
+    totalFee: order.money,
+    body: `秒杀-${title}`.slice(0, 40),
+    productId: order.goodsId,
+    notifyUrl: deps.config.wechat.notifyUrl,
+    timeStart: new Date(order.createTime),
+    timeExpire: new Date(order.deadline),
+    tradeType: 'NATIVE',
+  });
+  deps.metrics.wechatCalls.inc({ api: 'unifiedorder', result: result.kind === 'error' ? result.errCode : result.kind });
+  switch (result.kind) {
+    case 'ok':
+      if (!result.data.codeUrl) throw new DomainError('PAYMENT_PROVIDER_ERROR', 'WeChat returned no code_url');
+      return { codeUrl: result.data.codeUrl, outTradeNo: orderId };
+    case 'error':
+      if (result.errCode === 'ORDERPAID') throw notPayable('already paid at WeChat');
+      if (result.errCode === 'ORDERCLOSED') throw notPayable('closed at WeChat');
+      throw new DomainError('PAYMENT_PROVIDER_ERROR', `WeChat refused the payment: ${result.errCode} ${result.errCodeDes}`);
+    case 'retryable':
+      throw new DomainError('PAYMENT_PROVIDER_UNAVAILABLE', `WeChat Pay is unavailable, retry shortly (${result.reason})`);
+    case 'fatal':
+      deps.logger.error({ orderId, reason: result.reason }, 'unifiedorder failed');
+      throw new DomainError('PAYMENT_PROVIDER_ERROR', 'WeChat Pay answered unexpectedly; the order is unchanged');
+  }
+}

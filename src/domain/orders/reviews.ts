@@ -1,0 +1,54 @@
+import type { CoreDeps } from '../deps.js';
+import { DomainError } from '../errors.js';
+import { isOrderId } from './order-id.js';
+import { readLiveOrder } from './order-view.js';
+import { Transition } from './transition-codes.js';
+import { orderTransitions } from './transitions.js';
+
+export interface ReviewView {
+  orderId: string;
+  kind: string;
+  reason: string;
+  status: string;
+  createdAt: string;
+  order: { goodsId: string; userId: string; money: number; status: string };
+}
+
+const reviewNotFound = (orderId: string) => new DomainError('REVIEW_NOT_FOUND', `no open review for order ${orderId}`);
+
+export async function listReviews(deps: Pick<CoreDeps, 'prisma'>, status: 'OPEN' | 'RESOLVED' = 'OPEN'): Promise<ReviewView[]> {
+  const items = await deps.prisma.reviewItem.findMany({ where: { status }, include: { order: true }, orderBy: { createdAt: 'asc' }, take: 500 });
+  return items.map((item) => ({
+    orderId: item.orderId,
+    kind: item.kind,
+    reason: item.reason,
+    status: item.status,
+    createdAt: item.createdAt.toISOString(),
+    order: { goodsId: item.order.goodsId.toString(), userId: item.order.userId, money: item.order.money, status: item.order.status },
+  }));
+}
+
+/** Re-run the close path of an order in NEEDS_REVIEW (NEEDS_REVIEW → CLOSING, then the close job now). */
+export async function retryReview(deps: CoreDeps, orderId: string): Promise<{ orderId: string; status: 'CLOSING' }> {
+  if (!isOrderId(orderId)) throw reviewNotFound(orderId);
+  const open = await deps.prisma.reviewItem.findMany({ where: { orderId, status: 'OPEN' } });
+  if (open.length === 0) throw reviewNotFound(orderId);
+  if (!open.some((item) => item.kind === 'CLOSE_FAILED')) {
+    throw new DomainError('REVIEW_NOT_RETRYABLE', `review of order ${orderId} is ${open.map((i) => i.kind).join(', ')}: closing again would not help; resolve it by hand`);
+  }
+  const live = await readLiveOrder(deps, orderId);
+  if (!live) throw new DomainError('REVIEW_NOT_RETRYABLE', `order ${orderId} is no longer live in Redis; resolve it by hand`);
+  const code = await orderTransitions(deps, orderId, live.goodsId).beginClose(live.closeReason ?? 'TIMEOUT', true);
+  if (code !== Transition.Done && code !== Transition.AlreadyClosing) {
+    throw new DomainError('REVIEW_NOT_RETRYABLE', `order ${orderId} is ${live.status}; nothing to retry`);
+  }
+  await deps.queues.closeNow({ orderId, goodsId: live.goodsId });
+  return { orderId, status: 'CLOSING' };
+}
+
+/** A person settled it outside the system (refund made, stock fixed): close the review items. */
+export async function resolveReview(deps: Pick<CoreDeps, 'prisma'>, orderId: string): Promise<{ orderId: string; resolved: number }> {
+  const { count } = await deps.prisma.reviewItem.updateMany({ where: { orderId, status: 'OPEN' }, data: { status: 'RESOLVED', resolvedAt: new Date() } });
+  if (count === 0) throw reviewNotFound(orderId);
+  return { orderId, resolved: count };
+}

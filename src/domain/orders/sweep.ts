@@ -1,0 +1,63 @@
+import type { CoreDeps } from '../deps.js';
+import { reloadLiveGoods } from '../goods/goods-service.js';
+import { parseLiveOrder } from './order-view.js';
+
+export interface SweepReport {
+  goods: number;
+  rescheduled: number;
+  drift: { goodsId: string; durable: number; available: number; held: number; drift: number }[];
+}
+
+/** Orders due this long ago and still without a job are rescued (a running job is not "missing"). */
+const OVERDUE_GRACE_MS = 5_000;
+const BATCH = 500;
+
+/**
+ * The periodic sweeper (design §4.7):
+ * 1. puts any goods Redis has lost back on sale (loadGoods never double-counts held units);
+ * 2. re-schedules overdue UNPAID/CLOSING orders whose timeout job is missing (a crash between
+ *    reserve and job add, a lost job) and repairs their order → goods index;
+ * 3. checks, per goods, durable stock = live available + units held, and reports any drift.
+ */
+export async function sweep(deps: CoreDeps): Promise<SweepReport> {
+  await reloadLiveGoods(deps);
+  const goodsIds = await deps.redis.smembers(deps.keys.liveGoods);
+  const report: SweepReport = { goods: goodsIds.length, rescheduled: 0, drift: [] };
+  const cutoff = Date.now() - OVERDUE_GRACE_MS;
+
+  for (const goodsId of goodsIds) {
+    const k = deps.keys.forGoods(goodsId);
+    const overdue = await deps.redis.zrangebyscore(k.held, '-inf', cutoff, 'LIMIT', 0, BATCH);
+    for (const orderId of overdue) {
+      const order = parseLiveOrder(await deps.redis.hgetall(k.order(orderId)));
+      if (!order || (order.status !== 'UNPAID' && order.status !== 'CLOSING')) continue;
+      await deps.redis.set(deps.keys.orderIndex(orderId), goodsId, 'EX', 7 * 24 * 3600, 'NX');
+      if (await deps.queues.hasCloseJob(orderId)) continue;
+      await deps.queues.scheduleClose({ orderId, goodsId }, 0);
+      report.rescheduled += 1;
+      deps.metrics.sweeperRescheduled.inc();
+      deps.logger.warn({ orderId, goodsId, overdueMs: Date.now() - order.deadline }, 'sweeper: overdue order had no timeout job; scheduled now');
+    }
+    report.drift.push(await stockDrift(deps, goodsId));
+  }
+  const drifting = report.drift.filter((d) => d.drift !== 0);
+  if (drifting.length) {
+    deps.metrics.stockDriftDetected.inc();
+    deps.logger.warn({ drifting }, 'stock drift: durable stock differs from available + held');
+  }
+  return report;
+}
+
+async function stockDrift(deps: CoreDeps, goodsId: string) {
+  const k = deps.keys.forGoods(goodsId);
+  const [row, available, held] = await Promise.all([
+    deps.prisma.seckillGoods.findUnique({ where: { id: BigInt(goodsId) }, select: { stockCount: true } }),
+    deps.redis.get(k.stock),
+    deps.redis.zcard(k.held),
+  ]);
+  const durable = row?.stockCount ?? 0;
+  const live = Number(available ?? 0);
+  const drift = durable - (live + held);
+  deps.metrics.stockDrift.set({ goods_id: goodsId }, drift);
+  return { goodsId, durable, available: live, held, drift };
+}

@@ -1,0 +1,29 @@
+import { loadConfigOrExit } from '../config/env.js';
+import { createInfra, waitForRedis } from '../infra/context.js';
+import { createLogger } from '../infra/logger.js';
+import { onShutdown } from '../infra/shutdown.js';
+import { startPaymentBridge } from './payment-bridge.js';
+import { startWorkers } from './runtime.js';
+
+/**
+ * Worker entry point: BullMQ workers (order timeouts, payment results, sweeper) and the AMQP
+ * payment bridge. Run as many as you like, on any hosts that reach Redis, MySQL and RabbitMQ.
+ */
+const config = loadConfigOrExit();
+const logger = createLogger('worker', config.logLevel);
+const infra = createInfra(config, logger, 'worker');
+try {
+  await waitForRedis(infra.core.redis, config.redisUrl);
+} catch (err) {
+  logger.fatal(`${(err as Error).message}; start it with: redis-server --daemonize yes`);
+  await infra.close();
+  process.exit(1);
+}
+const runtime = await startWorkers(infra);
+const bridge = startPaymentBridge(infra);
+onShutdown(logger, async () => {
+  await bridge.close(); // stop taking payment events first: unacked ones go back to RabbitMQ
+  await runtime.close(); // stop fetching jobs, finish in-flight ones
+  await infra.close();
+});
+logger.info({ concurrency: config.workerConcurrency, wechat: config.wechat.baseUrl }, 'worker started');

@@ -1,0 +1,91 @@
+import { type AsyncMessage, type Consumer, ConsumerStatus, type Publisher } from 'rabbitmq-client';
+import { verifyNotification } from '../domain/payments/verify-notification.js';
+import { paymentTopology } from '../infra/amqp/payment-topology.js';
+import type { Infra } from '../infra/context.js';
+
+export interface PaymentBridge {
+  consumer: Consumer;
+  close(): Promise<void>;
+}
+
+/** The message body as the flat string map the original system publishes (or why it is not one). */
+export function decodeEvent(msg: AsyncMessage): { fields: Record<string, string> } | { error: string } {
+  let value: unknown = msg.body;
+  if (Buffer.isBuffer(value)) value = value.toString('utf8');
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return { error: 'body is not JSON' };
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { error: 'body is not a JSON object' };
+  const fields: Record<string, string> = {};
+  for (const [key, v] of Object.entries(value)) {
+    // the original system sends every field as a string; tolerate bare numbers (total_fee)
+    if (typeof v === 'string') fields[key] = v;
+    else if (typeof v === 'number' && Number.isSafeInteger(v)) fields[key] = String(v);
+    else return { error: `field ${key} is not a string` };
+  }
+  return { fields };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * RabbitMQ → BullMQ bridge (design §4.4). Declares the topology on every (re)connect, consumes
+ * with a bounded prefetch, re-verifies each event, and acks only after the BullMQ job
+ * `payment-<out_trade_no>` is stored in Redis. A malformed or forged event is copied to the
+ * dead-letter queue (with a confirm) before it is acked, and is counted.
+ */
+export function startPaymentBridge(infra: Infra): PaymentBridge {
+  const { config, core } = infra;
+  const names = config.amqp;
+  const deadLetters: Publisher = infra.amqp.createPublisher({ confirm: true, maxAttempts: 3, ...paymentTopology(names) });
+
+  const reject = async (msg: AsyncMessage, reason: string) => {
+    core.metrics.bridgeEvents.inc({ result: 'dead-lettered' });
+    core.logger.warn({ reason, messageId: msg.messageId }, 'payment event rejected to the dead-letter queue');
+    await deadLetters.send(
+      { routingKey: names.deadLetterQueue, durable: true, contentType: msg.contentType ?? 'application/json', headers: { 'x-rejection-reason': reason, 'x-original-queue': names.queue } },
+      msg.body,
+    );
+    return ConsumerStatus.ACK;
+  };
+
+  const consumer = infra.amqp.createConsumer(
+    {
+      queue: names.queue,
+      queueOptions: { durable: true },
+      qos: { prefetchCount: names.prefetch },
+      concurrency: names.prefetch,
+      requeue: true,
+      ...paymentTopology(names),
+    },
+    async (msg) => {
+      const decoded = decodeEvent(msg);
+      if ('error' in decoded) return reject(msg, decoded.error);
+      const check = verifyNotification(decoded.fields, config.wechat);
+      if (!check.ok) return reject(msg, check.reason);
+      try {
+        await core.queues.addPaymentEvent(decoded.fields, check.outTradeNo);
+      } catch (err) {
+        // Redis unavailable: leave the message in RabbitMQ (nack + requeue) after a pause
+        core.logger.error({ err: (err as Error).message }, 'could not store payment job; requeueing the event');
+        await sleep(1_000);
+        throw err;
+      }
+      core.metrics.bridgeEvents.inc({ result: 'stored' });
+      return ConsumerStatus.ACK;
+    },
+  );
+  consumer.on('error', (err: Error) => core.logger.error({ err: err.message }, 'payment bridge consumer error'));
+
+  return {
+    consumer,
+    async close() {
+      await consumer.close();
+      await deadLetters.close();
+    },
+  };
+}

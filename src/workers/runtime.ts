@@ -1,0 +1,58 @@
+import { type Job, Worker } from 'bullmq';
+import type { Infra } from '../infra/context.js';
+import { type JobName, QUEUE_NAMES, QUEUE_OF, SWEEPER_SCHEDULER_ID, defaultJobOptions } from '../infra/queues/catalogue.js';
+import { assertCatalogueHandled, handlers } from './handlers.js';
+
+export interface WorkerRuntime {
+  workers: Worker[];
+  /** Stop fetching, let in-flight jobs finish, then return. */
+  close(): Promise<void>;
+}
+
+/**
+ * BullMQ workers for every queue of the catalogue, in this process. Any number of processes on
+ * any hosts can run this: BullMQ hands each job to one of them, and a crashed process's jobs
+ * are retried elsewhere once their lock lapses (stall recovery).
+ */
+export async function startWorkers(infra: Infra, opts: { sweeper?: boolean } = {}): Promise<WorkerRuntime> {
+  assertCatalogueHandled();
+  const { config, core } = infra;
+  const dispatch = async (job: Job) => {
+    const handler = handlers[job.name as JobName] as ((deps: typeof core, job: Job) => Promise<unknown>) | undefined;
+    if (!handler) throw new Error(`no handler for job ${job.name} in queue ${job.queueName}`);
+    return handler(core, job);
+  };
+
+  const workers = QUEUE_NAMES.map((queueName) => {
+    const worker = new Worker(queueName, dispatch, {
+      connection: core.redis,
+      prefix: config.queuePrefix,
+      concurrency: queueName === 'maintenance' ? 1 : config.workerConcurrency,
+      lockDuration: config.workerLockMs,
+      stalledInterval: config.workerStalledIntervalMs,
+      maxStalledCount: 3,
+    });
+    worker.on('error', (err) => core.logger.error({ err: err.message, queue: queueName }, 'worker error'));
+    worker.on('failed', (job, err) => {
+      const final = job && job.attemptsMade >= (job.opts.attempts ?? 1);
+      core.logger[final ? 'error' : 'warn']({ queue: queueName, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, final ? 'job failed for good' : 'job failed, will retry');
+    });
+    return worker;
+  });
+
+  if (opts.sweeper !== false) {
+    // One scheduler for all processes (same id): BullMQ runs each tick once.
+    await infra.core.queues.byName[QUEUE_OF.sweep].upsertJobScheduler(
+      SWEEPER_SCHEDULER_ID,
+      { every: config.sweeperIntervalMs },
+      { name: 'sweep', data: { kind: 'sweep' }, opts: defaultJobOptions('sweep', config.close) },
+    );
+  }
+
+  return {
+    workers,
+    async close() {
+      await Promise.all(workers.map((worker) => worker.close()));
+    },
+  };
+}
