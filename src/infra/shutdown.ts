@@ -32,4 +32,6 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>, graceMs = 
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  // started by `npm start` (src/cli/start.ts) with an IPC channel: its loss means the launcher died
+  if (process.send) process.once('disconnect', () => handler('SIGTERM'));
 }

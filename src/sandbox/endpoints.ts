@@ -43,9 +43,25 @@ export const REQUIRED: Readonly<Record<Endpoint, readonly string[]>> = {
   closeorder: ['out_trade_no'],
 };
 
+/** Missing or malformed parameters: WeChat's unsigned FAIL answer, before any business rule. */
+export function checkRequest(endpoint: Endpoint, f: Fields): Reply | undefined {
+  if (REQUIRED[endpoint].some((name) => !f[name])) return protocolFail(RETURN_MSG.LACK_PARAMS);
+  switch (endpoint) {
+    case 'unifiedorder': {
+      if (f.trade_type !== 'NATIVE' && f.trade_type !== 'JSAPI') return invalidParam('trade_type');
+      if (f.trade_type === 'NATIVE' ? !f.product_id : !f.openid) return protocolFail(RETURN_MSG.LACK_PARAMS);
+      const invalid = invalidUnifiedOrderField(f);
+      return invalid ? invalidParam(invalid) : undefined;
+    }
+    case 'orderquery':
+      return !f.transaction_id && !f.out_trade_no ? protocolFail(RETURN_MSG.LACK_PARAMS) : undefined;
+    case 'closeorder':
+      return undefined;
+  }
+}
+
+/** The business rules, on a request that passed checkRequest. */
 export function handleEndpoint(endpoint: Endpoint, f: Fields, ctx: EndpointContext): Reply {
-  const missing = REQUIRED[endpoint].some((name) => !f[name]);
-  if (missing) return protocolFail(RETURN_MSG.LACK_PARAMS);
   switch (endpoint) {
     case 'unifiedorder':
       return unifiedOrder(f, ctx);
@@ -58,10 +74,6 @@ export function handleEndpoint(endpoint: Endpoint, f: Fields, ctx: EndpointConte
 
 function unifiedOrder(f: Fields, ctx: EndpointContext): Reply {
   const tradeType = f.trade_type ?? '';
-  if (tradeType !== 'NATIVE' && tradeType !== 'JSAPI') return invalidParam('trade_type');
-  if (tradeType === 'NATIVE' ? !f.product_id : !f.openid) return protocolFail(RETURN_MSG.LACK_PARAMS);
-  const invalid = invalidUnifiedOrderField(f);
-  if (invalid) return invalidParam(invalid);
   const outTradeNo = f.out_trade_no ?? '';
   const request = Object.fromEntries(Object.entries(f).filter(([name]) => !VOLATILE.has(name)));
 
@@ -111,7 +123,6 @@ function sameRequest(a: Fields, b: Fields): boolean {
 }
 
 function orderQuery(f: Fields, ctx: EndpointContext): Reply {
-  if (!f.transaction_id && !f.out_trade_no) return protocolFail(RETURN_MSG.LACK_PARAMS);
   // transaction_id wins when both are given (WeChat's rule).
   const order = f.transaction_id ? ctx.store.byTransactionId(f.transaction_id) : ctx.store.get(f.out_trade_no ?? '');
   if (!order) return businessError('ORDERNOTEXIST', '此交易订单号不存在');

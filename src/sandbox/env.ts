@@ -22,3 +22,13 @@ export function loadSandboxEnv(raw: RawEnv = process.env): SandboxEnv {
   }
   return { timeScale: parsed.data.SANDBOX_TIME_SCALE };
 }
+
+/** For the entry point: load or print the problem and exit(1), like loadConfigOrExit. */
+export function loadSandboxEnvOrExit(raw: RawEnv = process.env): SandboxEnv {
+  try {
+    return loadSandboxEnv(raw);
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+}

@@ -69,7 +69,7 @@ export type FaultsPatch = z.infer<typeof faultsPatchSchema>;
 function merge<T>(current: PerEndpoint<T>, patch: T | Partial<Record<Endpoint, T>> | undefined, isScalar: (v: unknown) => v is T): PerEndpoint<T> {
   if (patch === undefined) return current;
   if (isScalar(patch)) return every(patch);
-  return { ...current, ...(patch as Partial<Record<Endpoint, T>>) };
+  return { ...current, ...patch };
 }
 
 const isNumber = (v: unknown): v is number => typeof v === 'number';

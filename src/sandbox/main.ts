@@ -1,19 +1,13 @@
 import { loadConfigOrExit } from '../config/env.js';
 import { createLogger } from '../infra/logger.js';
 import { buildSandbox } from './app.js';
-import { loadSandboxEnv } from './env.js';
+import { loadSandboxEnvOrExit } from './env.js';
 
 /** Entry point of the WeChat Pay v2 sandbox process (`npm run start:sandbox`). */
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger('wechat-sandbox', config.logLevel);
-  let sandboxEnv;
-  try {
-    sandboxEnv = loadSandboxEnv();
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  }
+  const sandboxEnv = loadSandboxEnvOrExit();
   if (config.wechat.isProduction) {
     log.warn('WECHAT_PAY_BASE_URL points at WeChat Pay; the sandbox still answers for the configured merchant');
   }

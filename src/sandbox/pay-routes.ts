@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isSignType, verifySignature, type SignType } from '../infra/wechat/sign.js';
 import { parseWeChatXml, WeChatXmlError } from '../infra/wechat/xml.js';
 import type { SandboxCore } from './core.js';
-import { handleEndpoint } from './endpoints.js';
+import { checkRequest, handleEndpoint } from './endpoints.js';
 import { chance, ENDPOINTS, type Endpoint } from './faults.js';
 import { businessError, invalidParam, protocolFail, render, RETURN_MSG, type Reply } from './wire.js';
 
@@ -65,6 +65,8 @@ function processRequest(core: SandboxCore, endpoint: Endpoint, body: Buffer | un
   if (f.mch_id !== merchant.mchId) return refuse(protocolFail(RETURN_MSG.MCHID_NOT_EXIST));
   if (!verifySignature(f, merchant.apiKey, signType)) return refuse(protocolFail(RETURN_MSG.SIGNERROR));
   if (f.nonce_str.length > 32) return refuse(invalidParam('nonce_str'));
+  const malformed = checkRequest(endpoint, f);
+  if (malformed) return refuse(malformed);
 
   // Authentic from here on: answers are signed, echoing the appid the merchant sent.
   const authentic = (result: Reply) => ({ result, signType, appId: f.appid ?? merchant.appId });

@@ -65,9 +65,20 @@ export interface DmmfDatamodel {
   indexes: DmmfIndex[];
 }
 
+// The project compiles without the DOM lib, and @types/node does not declare the WebAssembly
+// JS API, so the little of it used here is typed by hand.
+interface WasmModule {
+  readonly __brand: 'WebAssembly.Module';
+}
+interface WasmApi {
+  Module: { new (bytes: Uint8Array): WasmModule; imports(module: WasmModule): Array<{ module: string; name: string }> };
+  Instance: new (module: WasmModule, imports: Record<string, Record<string, (...args: number[]) => unknown>>) => { exports: unknown };
+}
+const WebAssemblyApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
 interface SchemaWasm {
-  memory: WebAssembly.Memory;
-  __wbindgen_externrefs: WebAssembly.Table;
+  memory: { buffer: ArrayBuffer };
+  __wbindgen_externrefs: { grow(delta: number): number; get(index: number): unknown; set(index: number, value: unknown): void };
   __wbindgen_malloc(size: number, align: number): number;
   __wbindgen_free(ptr: number, size: number, align: number): void;
   __externref_table_dealloc(index: number): void;
@@ -78,26 +89,27 @@ interface SchemaWasm {
 function instantiate(): SchemaWasm {
   const require = createRequire(import.meta.url);
   const wasmPath = path.join(path.dirname(require.resolve('prisma/package.json')), 'build', 'prisma_schema_build_bg.wasm');
-  const module = new WebAssembly.Module(readFileSync(wasmPath));
+  const module = new WebAssemblyApi.Module(readFileSync(wasmPath));
   const decoder = new TextDecoder('utf-8', { fatal: true });
-  let wasm: SchemaWasm | undefined;
-  const text = (ptr: number, len: number) => decoder.decode(new Uint8Array(wasm!.memory.buffer, ptr >>> 0, len));
+  // The imports below need the instance's memory and table, which exist only once it is built.
+  const instance: { exports?: SchemaWasm } = {};
+  const text = (ptr: number, len: number) => decoder.decode(new Uint8Array(instance.exports!.memory.buffer, ptr >>> 0, len));
 
   const imports: Record<string, Record<string, (...args: number[]) => unknown>> = {};
-  for (const { module: moduleName, name } of WebAssembly.Module.imports(module)) {
+  for (const { module: moduleName, name } of WebAssemblyApi.Module.imports(module)) {
     let fn: (...args: number[]) => unknown;
     // wasm-bindgen suffixes import names with a hash that changes per build; match the stable prefix.
     if (name.startsWith('__wbg_set_message_')) {
       fn = () => undefined; // panic message for the CLI's panic reporter; the Error below carries it too
     } else if (name.startsWith('__wbg_Error_')) {
-      fn = (ptr, len) => new Error(text(ptr!, len!));
+      fn = (ptr, len) => new Error(text(ptr, len));
     } else if (name.startsWith('__wbg___wbindgen_throw_')) {
       fn = (ptr, len) => {
-        throw new Error(text(ptr!, len!));
+        throw new Error(text(ptr, len));
       };
     } else if (name === '__wbindgen_init_externref_table') {
       fn = () => {
-        const table = wasm!.__wbindgen_externrefs;
+        const table = instance.exports!.__wbindgen_externrefs;
         const base = table.grow(4);
         table.set(0, undefined);
         table.set(base, undefined);
@@ -110,7 +122,8 @@ function instantiate(): SchemaWasm {
     }
     (imports[moduleName] ??= {})[name] = fn;
   }
-  wasm = new WebAssembly.Instance(module, imports as WebAssembly.Imports).exports as unknown as SchemaWasm;
+  const wasm = new WebAssemblyApi.Instance(module, imports).exports as SchemaWasm;
+  instance.exports = wasm;
   wasm.__wbindgen_start();
   return wasm;
 }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 import * as mariadb from 'mariadb';
 import { DatabaseUrlError, parseDatabaseUrl, quoteIdentifier, type DatabaseUrl } from './connection-url.js';
 
@@ -414,7 +415,7 @@ function describeSqlError(err: unknown): { code: string; message: string } {
     const e = err as { errno?: unknown; sqlMessage?: unknown; code?: unknown; message?: unknown };
     // errno is the server's number when the server answered; the driver's own errors have codes like ER_SOCKET_UNEXPECTED_CLOSE.
     const code = typeof e.errno === 'number' && e.errno > 0 && e.errno < 10_000 ? String(e.errno) : typeof e.code === 'string' ? e.code : 'none';
-    const message = typeof e.sqlMessage === 'string' ? e.sqlMessage : typeof e.message === 'string' ? e.message : String(err);
+    const message = typeof e.sqlMessage === 'string' ? e.sqlMessage : typeof e.message === 'string' ? e.message : inspect(err);
     return { code, message };
   }
   return { code: 'none', message: String(err) };

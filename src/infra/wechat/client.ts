@@ -136,6 +136,8 @@ export class WeChatPayClient {
 
   async #call(path: string, params: Params): Promise<Classified> {
     const m = this.#merchant;
+    // sign_type is sent even for MD5 (WeChat accepts it): the answer is then signed with the
+    // type we pinned, whatever WeChat's default may be.
     const fields: Record<string, string> = { appid: m.appId, mch_id: m.mchId, nonce_str: nonceStr(), sign_type: m.signType };
     for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') fields[k] = v;
     fields.sign = signFields(fields, m.apiKey, m.signType);

@@ -128,7 +128,7 @@ export function buildXml(fields: Readonly<Record<string, string>>): string {
     if (value === '') continue;
     children.push([name, /^[0-9]+$/.test(value) ? value : { __cdata: value }]);
   }
-  return builder.build({ xml: Object.fromEntries(children) }) as string;
+  return builder.build({ xml: Object.fromEntries(children) });
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
