@@ -28,6 +28,8 @@ export function isolatedEnv(databaseUrl: string, overrides: RawEnv = {}): RawEnv
 }
 
 export interface TestContext {
+  /** the environment the configuration was loaded from (to build a worker with the same one) */
+  env: RawEnv;
   config: Config;
   infra: Infra;
   app: FastifyInstance;
@@ -49,16 +51,32 @@ export async function deleteTestKeys(infra: Infra): Promise<void> {
   }
 }
 
+/** Removes this test's exchange and queues from the shared RabbitMQ. */
+export async function deleteTestAmqpNames(infra: Infra): Promise<void> {
+  const names = infra.config.amqp;
+  if (!names.exchange.startsWith('test.')) return; // never the real, shared names
+  const channel = await infra.amqp.acquire();
+  try {
+    await channel.queueDelete({ queue: names.queue });
+    await channel.queueDelete({ queue: names.deadLetterQueue });
+    await channel.exchangeDelete({ exchange: names.exchange });
+  } finally {
+    await channel.close();
+  }
+}
+
 /** The API built on real Redis, MariaDB and RabbitMQ, isolated for one test file. */
 export async function createTestContext(overrides: RawEnv = {}): Promise<TestContext> {
   const db = await createTestDatabase();
-  const config = loadConfig(isolatedEnv(db.url, overrides));
+  const env = isolatedEnv(db.url, overrides);
+  const config = loadConfig(env);
   const infra = createInfra(config, silentLogger, 'api');
   await waitForRedis(infra.core.redis, config.redisUrl);
   const app = await buildApp({ infra });
   await app.ready();
   const basic = Buffer.from(`${config.admin.user}:${config.admin.password}`).toString('base64');
   return {
+    env,
     config,
     infra,
     app,
@@ -67,6 +85,7 @@ export async function createTestContext(overrides: RawEnv = {}): Promise<TestCon
     async close() {
       await app.close();
       await deleteTestKeys(infra).catch(() => undefined);
+      await deleteTestAmqpNames(infra).catch(() => undefined);
       await infra.close();
       await db.drop();
     },
