@@ -1,6 +1,6 @@
 import type { CoreDeps } from '../deps.js';
 import { type LiveOrder, parseLiveOrder } from './order-view.js';
-import type { CloseReason } from './transition-codes.js';
+import type { CloseReason, Transition } from './transition-codes.js';
 
 /**
  * Typed calls of the Lua transitions for one order. Keeps key construction in one place so
@@ -22,10 +22,10 @@ export function orderTransitions(deps: Pick<CoreDeps, 'redis' | 'keys'>, orderId
       return k.buyer(userId ?? '');
     },
     beginClose: (reason: CloseReason, reopenReview = false) => deps.redis.beginClose(orderKey, k.held, reason, reopenReview ? '1' : '0'),
-    async closeWithRestock(): Promise<number> {
+    async closeWithRestock(): Promise<Transition> {
       return deps.redis.closeWithRestock(orderKey, k.stock, k.held, await this.buyerKey(), FINAL_TTL_SECONDS);
     },
-    async markPaid(transactionId: string, totalFee: number, payTimeMs: number): Promise<number> {
+    async markPaid(transactionId: string, totalFee: number, payTimeMs: number): Promise<Transition> {
       return deps.redis.markPaid(orderKey, k.held, await this.buyerKey(), transactionId, totalFee, payTimeMs, FINAL_TTL_SECONDS);
     },
     markNeedsReview: (reason: string) => deps.redis.markNeedsReview(orderKey, k.held, reason.slice(0, 500)),

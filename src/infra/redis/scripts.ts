@@ -2,14 +2,15 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis, Result } from 'ioredis';
+import type { Transition } from '../../domain/orders/transition-codes.js';
 
 /**
  * The Lua transitions in ./lua, registered once per connection with defineCommand.
  * File names follow BullMQ's `verbNoun-<numKeys>.lua`, so the key count comes from the name.
  */
 
-type ReserveReply = [code: number, createTime: number, deadline: number, money: number];
-type LoadReply = [code: number, available: number];
+type ReserveReply = [code: Transition, createTime: number, deadline: number, money: number];
+type LoadReply = [code: Transition, available: number];
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -17,13 +18,13 @@ declare module 'ioredis' {
       goods: string, stock: string, held: string, order: string, buyer: string,
       orderId: string, userId: string, goodsId: string, windowMs: number,
     ): Result<ReserveReply, Context>;
-    beginClose(order: string, held: string, reason: string, reopenReview: '0' | '1'): Result<number, Context>;
-    closeWithRestock(order: string, stock: string, held: string, buyer: string, ttlSeconds: number): Result<number, Context>;
+    beginClose(order: string, held: string, reason: string, reopenReview: '0' | '1'): Result<Transition, Context>;
+    closeWithRestock(order: string, stock: string, held: string, buyer: string, ttlSeconds: number): Result<Transition, Context>;
     markPaid(
       order: string, held: string, buyer: string,
       transactionId: string, totalFee: number, payTimeMs: number, ttlSeconds: number,
-    ): Result<number, Context>;
-    markNeedsReview(order: string, held: string, reason: string): Result<number, Context>;
+    ): Result<Transition, Context>;
+    markNeedsReview(order: string, held: string, reason: string): Result<Transition, Context>;
     loadGoods(
       goods: string, stock: string, held: string,
       title: string, price: number, startMs: number, endMs: number, stockCount: number,
