@@ -137,7 +137,7 @@ describe('POST /seckill/orders', () => {
     expect(seen.length).toBeGreaterThan(0);
     expect(Math.min(...seen)).toBeGreaterThanOrEqual(0);
     expect(await redis().zcard(k.held)).toBe(S);
-    expect((await redis().zrange(k.held, 0, -1)).sort()).toEqual([...orderIds].sort());
+    expect((await redis().zrange(k.held, '0', '-1')).sort()).toEqual([...orderIds].sort());
   });
 
   it('the same buyer grabbing 20× in parallel gets exactly one order; the others 409 REPEAT_ORDER', async () => {

@@ -39,7 +39,7 @@ export async function snapshot(redis: Redis, pattern: string): Promise<KeySnapsh
         value = await redis.hgetall(key);
         break;
       case 'zset':
-        value = await redis.zrange(key, 0, -1, 'WITHSCORES');
+        value = await redis.zrange(key, '0', '-1', 'WITHSCORES');
         break;
       case 'set':
         value = (await redis.smembers(key)).sort();

@@ -82,7 +82,7 @@ async function reserved(goodsId: string, buyer = `b-${randomBytes(3).toString('h
 }
 
 const stockOf = async (goodsId: string) => Number(await redis.get(keys.forGoods(goodsId).stock));
-const heldOf = (goodsId: string) => redis.zrange(keys.forGoods(goodsId).held, 0, -1, 'WITHSCORES');
+const heldOf = (goodsId: string) => redis.zrange(keys.forGoods(goodsId).held, '0', '-1', 'WITHSCORES');
 const orderHash = (goodsId: string, orderId: string) => redis.hgetall(keys.forGoods(goodsId).order(orderId));
 const tx = (goodsId: string, orderId: string) => orderTransitions(deps(), orderId, goodsId);
 

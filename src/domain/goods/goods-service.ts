@@ -1,5 +1,6 @@
 import type { CoreDeps } from '../deps.js';
 import { DomainError, goodsNotFound } from '../errors.js';
+import { Transition } from '../orders/transition-codes.js';
 
 export interface NewGoods {
   title: string;
@@ -60,7 +61,7 @@ async function loadIntoRedis(deps: Deps, row: GoodsRow): Promise<number> {
     row.title, row.price, row.startTime.getTime(), row.endTime.getTime(), row.stockCount,
   );
   await deps.redis.sadd(deps.keys.liveGoods, id);
-  if (code === 1) deps.logger.info({ goodsId: id, available }, 'goods loaded into redis');
+  if (code === Transition.Done) deps.logger.info({ goodsId: id, available }, 'goods loaded into redis');
   return available;
 }
 
@@ -93,11 +94,14 @@ async function findRow(deps: Deps, id: string): Promise<GoodsRow> {
   return row;
 }
 
-/** Live stock of many goods in one round trip, loading any that Redis has lost. */
+/**
+ * Live stock of many goods (one GET each, sent together: the keys live in different Cluster
+ * slots, so no MGET), loading any that Redis has lost.
+ */
 async function liveStock(deps: Deps, rows: GoodsRow[]): Promise<number[]> {
   if (rows.length === 0) return [];
   const values = await Promise.all(rows.map((row) => deps.redis.get(deps.keys.forGoods(row.id.toString()).stock)));
-  return Promise.all(rows.map((row, i) => (values[i] == null ? loadIntoRedis(deps, row) : Number(values[i]))));
+  return Promise.all(rows.map(async (row, i) => (values[i] == null ? loadIntoRedis(deps, row) : Number(values[i]))));
 }
 
 export async function getGoods(deps: Deps, id: string): Promise<GoodsView> {

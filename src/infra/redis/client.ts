@@ -10,7 +10,7 @@ export type RedisRole = 'api' | 'worker';
  * - `worker`: `maxRetriesPerRequest: null`, as BullMQ requires for workers, so commands wait
  *   for Redis to come back instead of failing a job half-way.
  */
-export function createRedis(url: string, role: RedisRole, logger: Logger, name = role): Redis {
+export function createRedis(url: string, role: RedisRole, logger: Logger, name: string = role): Redis {
   const redis = new Redis(url, {
     connectionName: `seckill-${name}`,
     maxRetriesPerRequest: role === 'worker' ? null : 1,

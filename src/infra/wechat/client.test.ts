@@ -32,6 +32,9 @@ function client(overrides: Partial<ConstructorParameters<typeof WeChatPayClient>
 /** A fresh out_trade_no with leading zeros, which must survive every hop. */
 const nextOrderNo = () => `00${Date.now()}${String((seq += 1)).padStart(4, '0')}`;
 
+// One fixed deadline: re-entry needs identical parameters, and time_expire has second precision.
+const DEADLINE = new Date(Date.now() + 30 * 60_000);
+
 function order(outTradeNo: string, extra: Partial<UnifiedOrderParams> = {}): UnifiedOrderParams {
   return {
     outTradeNo,
@@ -39,7 +42,7 @@ function order(outTradeNo: string, extra: Partial<UnifiedOrderParams> = {}): Uni
     body: '秒杀商品 & more',
     productId: 'goods-1',
     notifyUrl: 'http://127.0.0.1:9/pay/wechat/notify',
-    timeExpire: new Date(Date.now() + 30 * 60_000),
+    timeExpire: DEADLINE,
     attach: 'order=1',
     ...extra,
   };
@@ -62,6 +65,8 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChatPayClient with %s', (sign
     expect(expectOk(await c.unifiedOrder(order(no)))).toEqual(first);
     expect(await c.unifiedOrder(order(no, { totalFee: 991 }))).toEqual({ kind: 'error', errCode: 'INVALID_REQUEST', errCodeDes: '201 商户订单号重复' });
     expect(await c.unifiedOrder(order(no, { attach: undefined }))).toMatchObject({ kind: 'error', errCode: 'INVALID_REQUEST' });
+    // A deadline recomputed from "now" is a different parameter: callers must pass a fixed one.
+    expect(await c.unifiedOrder(order(no, { timeExpire: new Date(DEADLINE.getTime() + 1_000) }))).toMatchObject({ kind: 'error', errCode: 'INVALID_REQUEST' });
 
     const stored = await sandbox.order(no);
     expect(stored.body).toMatchObject({ out_trade_no: no, trade_state: 'NOTPAY', sign_type: signType, total_fee: 990 });
