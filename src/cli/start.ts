@@ -150,7 +150,7 @@ seckill-timeout is running (Ctrl-C stops everything)
   API              ${api}
   OpenAPI docs     ${api}/docs
   Bull Board       ${api}/admin/queues   (admin: ${config.admin.user} / ${config.admin.password === 'admin' ? 'admin' : '***'})
-  Metrics          ${api}/metrics
+  Metrics          ${api}/metrics   (worker: http://${config.host}:${config.workerMetricsPort}/metrics)
   Readiness        ${api}/ready
   WeChat Pay       ${config.wechat.baseUrl}${useSandbox ? '   (local sandbox; ledger at /sandbox/ledger)' : ''}
   Payment window   ${config.orderTimeoutMs} ms

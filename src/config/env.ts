@@ -47,6 +47,7 @@ const schema = z
     ADMIN_USER: z.string().min(1).optional(),
     ADMIN_PASSWORD: z.string().min(1).optional(),
     WORKER_CONCURRENCY: positiveInt.max(1000).default(50),
+    WORKER_METRICS_PORT: port.default(9464),
     WORKER_LOCK_MS: positiveInt.min(1_000).default(30_000),
     WORKER_STALLED_INTERVAL_MS: positiveInt.min(500).default(30_000),
     QUEUE_PREFIX: z.string().min(1).default('{seckill}'),
@@ -92,6 +93,8 @@ export interface Config {
   readonly workerConcurrency: number;
   /** BullMQ lock of an active job; a crashed worker's job is retried after it lapses */
   readonly workerLockMs: number;
+  /** worker's Prometheus listener (0 = off) */
+  readonly workerMetricsPort: number;
   readonly workerStalledIntervalMs: number;
   readonly logLevel: string;
   readonly sweeperIntervalMs: number;
@@ -161,6 +164,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     queuePrefix: env.QUEUE_PREFIX,
     workerConcurrency: env.WORKER_CONCURRENCY,
     workerLockMs: env.WORKER_LOCK_MS,
+    workerMetricsPort: env.WORKER_METRICS_PORT,
     workerStalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
     logLevel: env.LOG_LEVEL,
     sweeperIntervalMs: env.SWEEPER_INTERVAL_MS,

@@ -4,6 +4,7 @@ import { createLogger } from '../infra/logger.js';
 import { onShutdown } from '../infra/shutdown.js';
 import { startPaymentBridge } from './payment-bridge.js';
 import { startWorkers } from './runtime.js';
+import { startMetricsServer } from './metrics-server.js';
 
 /**
  * Worker entry point: BullMQ workers (order timeouts, payment results, sweeper) and the AMQP
@@ -21,7 +22,9 @@ try {
 }
 const runtime = await startWorkers(infra);
 const bridge = startPaymentBridge(infra);
+const metricsServer = startMetricsServer(infra.core.metrics, config.host, config.workerMetricsPort, logger);
 onShutdown(logger, async () => {
+  metricsServer?.close();
   await bridge.close(); // stop taking payment events first: unacked ones go back to RabbitMQ
   await runtime.close(); // stop fetching jobs, finish in-flight ones
   await infra.close();
