@@ -32,6 +32,8 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  // started by `npm start` with an IPC channel: its loss means the launcher died
+  if (process.send) process.once('disconnect', () => stop('SIGTERM'));
 
   const address = await app.listen({ host: config.sandbox.host, port: config.sandbox.port });
   log.info({ url: address, appid: config.wechat.appId, mchId: config.wechat.mchId, timeScale: sandboxEnv.timeScale }, `wechat pay sandbox listening on ${address}`);
