@@ -45,13 +45,20 @@ export async function reserveOrder(
   const k = deps.keys.forGoods(goodsId);
   const windowMs = deps.config.orderTimeoutMs;
 
+  const attempt = (orderId: string) =>
+    deps.redis.reserveOrder(k.goods, k.stock, k.held, k.order(orderId), k.buyer(buyerId), orderId, buyerId, goodsId, windowMs);
   let orderId = ids.next();
-  let reply = await deps.redis.reserveOrder(k.goods, k.stock, k.held, k.order(orderId), k.buyer(buyerId), orderId, buyerId, goodsId, windowMs);
-  if (reply[0] === Transition.GoodsNotLoaded) {
-    // first grab after a Redis flush/restart, or goods unknown
-    if (!(await ensureGoodsLoaded(deps, goodsId))) throw goodsNotFound(goodsId);
+  let reply = await attempt(orderId);
+  for (let retries = 0; retries < 3; retries += 1) {
+    if (reply[0] === Transition.GoodsNotLoaded) {
+      // first grab after a Redis flush/restart, or goods unknown
+      if (!(await ensureGoodsLoaded(deps, goodsId))) throw goodsNotFound(goodsId);
+    } else if (reply[0] !== Transition.OrderIdTaken) {
+      break;
+    }
+    // (an id can only be taken if two processes drew the same order-id node number)
     orderId = ids.next();
-    reply = await deps.redis.reserveOrder(k.goods, k.stock, k.held, k.order(orderId), k.buyer(buyerId), orderId, buyerId, goodsId, windowMs);
+    reply = await attempt(orderId);
   }
   const [code, createTime, deadline, money] = reply;
   if (code !== Transition.Done) {

@@ -11,7 +11,7 @@
 
   Returns {code, createTime ms, deadline ms, money}
    1 reserved
-  -1 goods not loaded into Redis (caller loads it from MySQL and retries)
+  -1 goods (or its stock counter) not in Redis: the caller loads it from MySQL and retries
   -2 not on sale (outside its window)
   -3 buyer already has an active order for this goods
   -4 sold out
@@ -19,12 +19,14 @@
   Time comes from the Redis server so every API instance judges the window by one clock.
 ]]
 local goods = redis.call('HMGET', KEYS[1], 'price', 'startMs', 'endMs')
-if not goods[1] then return {-1, 0, 0, 0} end
+local stock = redis.call('GET', KEYS[2])
+-- either key missing means Redis lost the goods (or part of it): never read that as sold out
+if not goods[1] or not stock then return {-1, 0, 0, 0} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now < tonumber(goods[2]) or now >= tonumber(goods[3]) then return {-2, now, 0, 0} end
 if redis.call('EXISTS', KEYS[5]) == 1 then return {-3, now, 0, 0} end
-if tonumber(redis.call('GET', KEYS[2]) or '0') <= 0 then return {-4, now, 0, 0} end
+if tonumber(stock) <= 0 then return {-4, now, 0, 0} end
 if redis.call('EXISTS', KEYS[4]) == 1 then return {-5, now, 0, 0} end
 
 local deadline = now + tonumber(ARGV[4])
