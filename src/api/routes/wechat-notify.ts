@@ -1,5 +1,6 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import type { CoreDeps } from '../../domain/deps.js';
+import { refuseWrongAmount } from '../../domain/orders/payment.js';
 import { verifyNotification } from '../../domain/payments/verify-notification.js';
 import type { PaymentPublisher } from '../../infra/amqp/payment-publisher.js';
 import { buildXml, parseWeChatXml, WeChatXmlError } from '../../infra/wechat/xml.js';
@@ -11,11 +12,27 @@ const answer = (code: 'SUCCESS' | 'FAIL', msg: string) => buildXml({ return_code
 /**
  * WeChat's payment notification (design §4.3). Accepted only after RabbitMQ confirmed the event;
  * otherwise FAIL, and WeChat's retry schedule is our outbox. Invalid notifications get FAIL with
- * a reason (HTTP 400), publish nothing and are counted.
+ * a reason (HTTP 4xx), publish nothing and are counted.
  */
 export const wechatNotifyRoutes: FastifyPluginAsync<{ deps: CoreDeps; publisher: PaymentPublisher }> = async (app, { deps, publisher }) => {
-  // Raw body: the XML must be checked (DOCTYPE, size) before any parser sees it.
-  app.addContentTypeParser(['text/xml', 'application/xml'], { parseAs: 'buffer', bodyLimit: NOTIFY_BODY_LIMIT }, (_req, body, done) => done(null, body));
+  // Raw body whatever the content type (WeChat sends text/xml, but a wrong or missing header must
+  // still get WeChat's XML FAIL, not the JSON error of a parser): the XML is checked (DOCTYPE,
+  // size) before any parser sees it. These settings apply to this plugin's routes only.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: NOTIFY_BODY_LIMIT }, (_req, body, done) => done(null, body));
+
+  // Errors raised before the handler runs (body over the limit, aborted upload…) answer in
+  // WeChat's XML too, and are counted like every other refusal.
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    deps.metrics.notifications.inc({ result: status < 500 ? 'invalid' : 'error' });
+    if (status < 500) request.log.warn({ reason: error.message }, 'wechat notification refused');
+    else request.log.error({ err: error }, 'wechat notification failed');
+    return reply
+      .status(status)
+      .type('text/xml; charset=utf-8')
+      .send(answer('FAIL', status === 413 ? 'body too large' : status < 500 ? error.message : 'internal error'));
+  });
 
   app.post('/pay/wechat/notify', {
     bodyLimit: NOTIFY_BODY_LIMIT,
@@ -28,7 +45,7 @@ export const wechatNotifyRoutes: FastifyPluginAsync<{ deps: CoreDeps; publisher:
       return reply.status(status).send(answer('FAIL', reason));
     };
     const body = request.body;
-    if (!Buffer.isBuffer(body) || body.length === 0) return fail(400, 'empty body or not text/xml', 'invalid');
+    if (!Buffer.isBuffer(body) || body.length === 0) return fail(400, 'empty body', 'invalid');
     let fields: Record<string, string>;
     try {
       fields = parseWeChatXml(body, NOTIFY_BODY_LIMIT);
@@ -38,6 +55,14 @@ export const wechatNotifyRoutes: FastifyPluginAsync<{ deps: CoreDeps; publisher:
     }
     const check = verifyNotification(fields, deps.config.wechat);
     if (!check.ok) return fail(400, check.reason, 'invalid');
+    try {
+      const wrongAmount = await refuseWrongAmount(deps, fields);
+      if (wrongAmount) return fail(400, wrongAmount, 'amount-mismatch');
+    } catch (err) {
+      // Redis or MySQL trouble must not cost a payment: publish anyway, the payment job checks
+      // the amount against the order again.
+      request.log.warn({ err: (err as Error).message, outTradeNo: check.outTradeNo }, 'amount check skipped');
+    }
     try {
       await publisher.publish(fields);
     } catch (err) {

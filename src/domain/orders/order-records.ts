@@ -55,14 +55,29 @@ async function recordPaymentEvent(prisma: Pick<PrismaClient, 'paymentEvent'>, or
   }
 }
 
+// maxWait: how long to wait for a pooled connection. Prisma's 2 s default fails payment jobs
+// for nothing when a burst of payments queues on the pool (WORKER_CONCURRENCY > pool size).
+const PAID_TRANSACTION = { isolationLevel: 'ReadCommitted', maxWait: 10_000, timeout: 15_000 } as const;
+
 /**
- * One transaction: the paid order, its payment event and the durable stock decrement. The row
- * lock on the order makes concurrent duplicates wait; the second one finds PAID and does nothing,
- * so the goods' stock_count is decremented exactly once per order.
+ * One transaction: the paid order, its payment event and the durable stock decrement, so the
+ * goods' stock_count is decremented exactly once per order.
+ *
+ * Locking, in this order, so that concurrent payments of one goods (a flash sale pays hundreds
+ * of orders of the same goods at once) queue instead of deadlocking:
+ * 1. the goods row, exclusively, first. Inserting the order and the event takes a shared lock on
+ *    the goods row (foreign-key check); two transactions that both hold it and then both want to
+ *    decrement stock deadlock on the upgrade. Taking the exclusive lock first serialises the
+ *    paid writes of one goods, which all update that row anyway.
+ * 2. the order row. READ COMMITTED, because under REPEATABLE READ a locking read of an order not
+ *    yet in MySQL (the usual case) takes a gap lock, and order ids grow, so every such read locks
+ *    the same gap at the end of the index and concurrent inserts deadlock across goods.
+ * A concurrent duplicate waits on (1), then finds PAID and does nothing.
  */
 export async function persistPaid(prisma: PrismaClient, order: LiveOrder, payment: PaymentRecord): Promise<'applied' | 'duplicate'> {
   try {
     return await prisma.$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT id FROM tb_seckill_goods WHERE id = ${BigInt(order.goodsId)} FOR UPDATE`;
       const rows = await tx.$queryRaw<{ status: string }[]>`SELECT status FROM tb_seckill_order WHERE id = ${order.orderId} FOR UPDATE`;
       if (rows[0]?.status === 'PAID') return 'duplicate';
       const paid = {
@@ -89,7 +104,7 @@ export async function persistPaid(prisma: PrismaClient, order: LiveOrder, paymen
         data: { status: 'RESOLVED', resolvedAt: new Date() },
       });
       return 'applied';
-    });
+    }, PAID_TRANSACTION);
   } catch (err) {
     // a concurrent duplicate inserted the order or the event first: it did the work
     if (isDuplicateKey(err)) return 'duplicate';

@@ -1,6 +1,6 @@
 import { fromBeijingTime } from '../../infra/wechat/time.js';
 import type { CoreDeps } from '../deps.js';
-import { readLiveOrder } from './order-view.js';
+import { type LiveOrder, readLiveOrder } from './order-view.js';
 import { persistPaid, persistReview, type PaymentRecord } from './order-records.js';
 import { Transition } from './transition-codes.js';
 import { orderTransitions } from './transitions.js';
@@ -68,20 +68,60 @@ export async function applyPayment(deps: CoreDeps, fields: PaymentFields): Promi
       }
       return result === 'applied' ? 'paid' : 'duplicate';
     }
-    case Transition.AmountMismatch: {
-      const reason = `total_fee ${payment.totalFee} differs from the order amount ${live.money}`;
-      await order.markNeedsReview(reason);
-      await persistReview(deps.prisma, { ...now, status: 'NEEDS_REVIEW' }, 'AMOUNT_MISMATCH', reason, payment);
-      await deps.queues.removeCloseJob(orderId);
-      deps.metrics.ordersToReview.inc({ kind: 'AMOUNT_MISMATCH' });
-      log.warn(reason);
+    case Transition.AmountMismatch:
+      await recordAmountMismatch(deps, live, payment);
       return 'amount-mismatch';
-    }
     case Transition.IsClosed:
       return paidAfterClose(deps, now, payment);
     default:
       throw new Error(`markPaid returned unexpected code ${code} for order ${orderId}`);
   }
+}
+
+/**
+ * The notify endpoint's amount check (WeChat's rule: `total_fee`, not `cash_fee`, must equal the
+ * order's amount). For an order still waiting for its payment, a mismatch is recorded right away,
+ * exactly as the payment job would record it (NEEDS_REVIEW + an AMOUNT_MISMATCH review; nothing
+ * paid, no stock moved), and the reason is returned so the notification can be refused. Anything
+ * else (unknown order, order already final, failed payment) returns undefined: the payment job's
+ * own rules apply to it.
+ */
+export async function refuseWrongAmount(deps: CoreDeps, fields: PaymentFields): Promise<string | undefined> {
+  if (fields.result_code !== 'SUCCESS') return undefined;
+  const live = await readLiveOrder(deps, fields.out_trade_no ?? '');
+  if (!live || live.status === 'PAID' || live.status === 'CLOSED') return undefined;
+  const payment = paymentRecord(fields);
+  if (payment.totalFee === live.money) return undefined;
+  return recordAmountMismatch(deps, live, payment);
+}
+
+/**
+ * UNPAID | CLOSING | NEEDS_REVIEW → NEEDS_REVIEW with an AMOUNT_MISMATCH review: the buyer paid
+ * a different amount, a person must refund or settle it; the unit stays held. The review is
+ * written only if the CAS succeeded, so an order that became PAID or CLOSED meanwhile is never
+ * overwritten with NEEDS_REVIEW in MySQL.
+ */
+async function recordAmountMismatch(deps: CoreDeps, live: LiveOrder, payment: PaymentRecord): Promise<string> {
+  const reason = `total_fee ${payment.totalFee} differs from the order amount ${live.money}`;
+  const order = orderTransitions(deps, live.orderId, live.goodsId);
+  const code = await order.markNeedsReview(reason);
+  if (code === Transition.Done || code === Transition.AlreadyDone) {
+    const now = (await order.read()) ?? live;
+    // Prisma's upsert reads then writes: concurrent copies of one notification can both INSERT
+    // (the order row, then the review item); the loser tries again and finds the row to update
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await persistReview(deps.prisma, { ...now, status: 'NEEDS_REVIEW' }, 'AMOUNT_MISMATCH', reason, payment);
+        break;
+      } catch (err) {
+        if ((err as { code?: unknown } | null)?.code !== 'P2002' || attempt >= 3) throw err;
+      }
+    }
+    await deps.queues.removeCloseJob(live.orderId);
+    if (code === Transition.Done) deps.metrics.ordersToReview.inc({ kind: 'AMOUNT_MISMATCH' });
+  }
+  deps.logger.warn({ orderId: live.orderId, transactionId: payment.transactionId, code }, reason);
+  return reason;
 }
 
 async function paidAfterClose(deps: CoreDeps, order: Parameters<typeof persistReview>[1], payment: PaymentRecord): Promise<PaymentOutcome> {

@@ -1,4 +1,5 @@
-import type { Connection, Publisher } from 'rabbitmq-client';
+import { randomUUID } from 'node:crypto';
+import type { Connection, Publisher, ReturnedMessage } from 'rabbitmq-client';
 import { type AmqpNames, paymentTopology } from './payment-topology.js';
 
 export class PublishTimeoutError extends Error {
@@ -8,30 +9,58 @@ export class PublishTimeoutError extends Error {
   }
 }
 
+export class UnroutableEventError extends Error {
+  constructor(names: AmqpNames) {
+    super(`exchange ${names.exchange} has no queue bound for ${names.routingKey}: the event would be dropped`);
+    this.name = 'UnroutableEventError';
+  }
+}
+
 /**
  * Publishes payment notifications as persistent JSON messages with publisher confirms.
  * The topology (queue and binding included) is declared before the first publish, so an event
  * published before any worker started is kept, not dropped by an exchange with no queue.
+ *
+ * Messages are `mandatory`: a broker confirms an unroutable message too (after returning it), so
+ * without this a queue deleted under a running API would turn every notification into a SUCCESS
+ * answered to WeChat and an event lost. A returned message fails the publish (WeChat retries), and
+ * the next publish starts on a fresh channel that declares the topology again.
  */
 export class PaymentPublisher {
-  private readonly publisher: Publisher;
+  private publisher: Publisher;
+  /** correlation ids of messages the broker returned as unroutable, until their publish looks */
+  private readonly returned = new Set<string>();
 
   constructor(
-    connection: Connection,
+    private readonly connection: Connection,
     private readonly names: AmqpNames,
   ) {
-    this.publisher = connection.createPublisher({ confirm: true, maxAttempts: 1, ...paymentTopology(names) });
+    this.publisher = this.createPublisher();
   }
 
-  /** Resolves only once the broker confirmed the message; rejects on nack, error or timeout. */
+  private createPublisher(): Publisher {
+    const publisher = this.connection.createPublisher({ confirm: true, maxAttempts: 1, ...paymentTopology(this.names) });
+    publisher.on('basic.return', (msg: ReturnedMessage) => {
+      if (!msg.correlationId) return;
+      if (this.returned.size > 10_000) this.returned.clear(); // only publishes that timed out never look
+      this.returned.add(msg.correlationId);
+    });
+    return publisher;
+  }
+
+  /** Resolves only once the broker confirmed the message; rejects on nack, error, timeout or return. */
   async publish(fields: Record<string, string>): Promise<void> {
-    const send = this.publisher.send(
+    const correlationId = randomUUID();
+    const publisher = this.publisher;
+    const send = publisher.send(
       {
         exchange: this.names.exchange,
         routingKey: this.names.routingKey,
         durable: true,
+        mandatory: true,
         contentType: 'application/json',
         messageId: fields.transaction_id,
+        correlationId,
       },
       fields,
     );
@@ -45,6 +74,16 @@ export class PaymentPublisher {
       clearTimeout(timer);
     }
     send.catch(() => undefined); // a late failure after the timeout was already reported
+    // The broker sends basic.return before the confirm, but the client emits it on a later turn
+    // of the event loop (setImmediate): one more turn and it has been seen.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (this.returned.delete(correlationId)) {
+      if (this.publisher === publisher) {
+        this.publisher = this.createPublisher();
+        void publisher.close().catch(() => undefined);
+      }
+      throw new UnroutableEventError(this.names);
+    }
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestSystem, createTestSystem } from '../helpers/system.js';
+import { type Goods, createGoods, declarePaymentTopology, grab, notificationXml, pay, postNotify, queueDepth, waitForStatus } from './support.js';
+
+/**
+ * A notification must never be answered SUCCESS unless RabbitMQ kept the event. If the queue
+ * (or its binding) disappeared under a running API — an operator's cleanup, a policy — the
+ * exchange would confirm the message and drop it.
+ */
+describe('payment event with nowhere to go', () => {
+  let s: TestSystem;
+  let goods: Goods;
+
+  beforeAll(async () => {
+    s = await createTestSystem({ workers: false, env: { ORDER_TIMEOUT_MS: '120000' } });
+    goods = await createGoods(s, 700, 5);
+  });
+  afterAll(async () => s?.close());
+
+  it('answers FAIL while the queue is missing, and SUCCESS again once WeChat retries (topology declared anew)', async () => {
+    const order = await grab(s, 'lost-a', goods.id);
+    expect((await pay(s, 'lost-a', order.orderId)).statusCode).toBe(200);
+    // the API has published once already: its channel and topology are set up
+    const warm = await grab(s, 'lost-warm', goods.id);
+    expect((await postNotify(s.apiUrl, notificationXml({ outTradeNo: warm.orderId, totalFee: warm.money }))).status).toBe(200);
+
+    const ch = await s.infra.amqp.acquire();
+    await ch.queueDelete({ queue: s.config.amqp.queue });
+    await ch.close();
+
+    const body = notificationXml({ outTradeNo: order.orderId, totalFee: order.money });
+    const first = await postNotify(s.apiUrl, body);
+    expect(first.status, first.text).toBe(503);
+    expect(first.returnCode).toBe('FAIL');
+
+    const retry = await postNotify(s.apiUrl, body);
+    expect(retry.status, retry.text).toBe(200);
+    expect(retry.returnCode).toBe('SUCCESS');
+    expect(await queueDepth(s.infra.amqp, s.config.amqp.queue)).toBe(1);
+
+    await declarePaymentTopology(s.infra);
+    await s.startWorkers();
+    await waitForStatus(s, 'lost-a', order.orderId, 'PAID');
+  });
+});
