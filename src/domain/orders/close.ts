@@ -34,6 +34,9 @@ export async function closeOrder(deps: CoreDeps, req: CloseRequest): Promise<Clo
   const order = orderTransitions(deps, orderId, goodsId);
 
   const began = await order.beginClose(req.reason ?? 'TIMEOUT');
+  if (began === Transition.IsClosed || began === Transition.IsPaid || began === Transition.InReview) {
+    return settleEarlierRun(deps, req, began);
+  }
   if (began !== Transition.Done && began !== Transition.AlreadyClosing) {
     log.debug({ code: began }, 'close: nothing to do');
     return 'nothing-to-do';
@@ -49,7 +52,7 @@ export async function closeOrder(deps: CoreDeps, req: CloseRequest): Promise<Clo
     const query = await deps.wechat.orderQuery({ outTradeNo: orderId });
     deps.metrics.wechatCalls.inc({ api: 'orderquery', result: query.kind === 'error' ? query.errCode : query.kind });
     if (query.kind === 'ok' && (query.data.tradeState === 'SUCCESS' || query.data.tradeState === 'REFUND')) {
-      await applyPayment(deps, { ...query.data.fields, result_code: 'SUCCESS' });
+      await applyWeChatPayment(deps, req, query.data.fields);
       return 'paid';
     }
     const why = query.kind === 'ok' ? `trade_state ${query.data.tradeState}` : query.kind === 'error' ? query.errCode : query.reason;
@@ -69,7 +72,7 @@ async function finishClose(deps: CoreDeps, req: CloseRequest): Promise<CloseOutc
     return 'nothing-to-do';
   }
   const closed = await order.read();
-  if (closed) await persistClosed(deps.prisma, closed);
+  if (closed) await raceSafe(() => persistClosed(deps.prisma, closed));
   if (code === Transition.Done && closed) {
     deps.metrics.ordersClosed.inc({ reason: closed.closeReason ?? 'TIMEOUT' });
     if (closed.closeReason !== 'USER_CANCEL') deps.metrics.closeLateness.observe(Math.max(0, (closed.closedAt ?? Date.now()) - closed.deadline) / 1000);
@@ -77,6 +80,63 @@ async function finishClose(deps: CoreDeps, req: CloseRequest): Promise<CloseOutc
   }
   return 'closed';
 }
+
+/**
+ * The order already left CLOSING. A run of this job may have died (kill -9, a MySQL error) after
+ * the Redis transition and before the MySQL record, and BullMQ runs it again: finish that record
+ * (every write is idempotent) instead of returning, or MySQL would never learn the outcome and a
+ * paid order's durable stock would never be decremented. The common case (MySQL already has it)
+ * costs one read.
+ */
+async function settleEarlierRun(deps: CoreDeps, req: CloseRequest, began: Transition): Promise<CloseOutcome> {
+  const { orderId } = req;
+  const row = await deps.prisma.seckillOrder.findUnique({ where: { id: orderId }, select: { status: true } });
+  if (began === Transition.IsClosed) {
+    if (row?.status === 'CLOSED') return 'nothing-to-do';
+    const closed = await orderTransitions(deps, orderId, req.goodsId).read();
+    if (closed?.status === 'CLOSED') await raceSafe(() => persistClosed(deps.prisma, closed));
+    return 'closed';
+  }
+  if (began === Transition.IsPaid) {
+    if (row?.status === 'PAID') return 'nothing-to-do';
+    // the payment record comes from WeChat's word (orderquery), as in the ORDERPAID branch
+    const query = await deps.wechat.orderQuery({ outTradeNo: orderId });
+    deps.metrics.wechatCalls.inc({ api: 'orderquery', result: query.kind === 'error' ? query.errCode : query.kind });
+    if (query.kind === 'ok' && (query.data.tradeState === 'SUCCESS' || query.data.tradeState === 'REFUND')) {
+      await applyWeChatPayment(deps, req, query.data.fields);
+      return 'paid';
+    }
+    if (query.kind === 'retryable' && !req.lastAttempt) throw new RetryableCloseError(`orderquery of a paid order: ${query.reason}`);
+    deps.logger.error({ orderId, query }, 'order is PAID in Redis but not in MySQL and orderquery does not confirm it: the payment job must settle it');
+    return 'nothing-to-do';
+  }
+  // NEEDS_REVIEW: make sure a close failure has its review item (only the close path's reasons:
+  // an amount mismatch is recorded by the payment path, which retries by itself)
+  const inReview = await orderTransitions(deps, orderId, req.goodsId).read();
+  const reason = inReview?.reviewReason ?? '';
+  if (inReview && row?.status !== 'NEEDS_REVIEW' && CLOSE_FAILURE.test(reason)) {
+    const items = await deps.prisma.reviewItem.count({ where: { orderId } });
+    if (items === 0) await raceSafe(() => persistReview(deps.prisma, inReview, 'CLOSE_FAILED', reason));
+  }
+  return 'nothing-to-do';
+}
+
+/**
+ * The payment-result path with what orderquery said. It finds the order through the order → goods
+ * index, which the API writes beside the timer and which may be missing (the sweeper's case):
+ * make sure it is there, or the payment would be dropped as "unknown order".
+ */
+async function applyWeChatPayment(deps: CoreDeps, req: CloseRequest, fields: Readonly<Record<string, string>>): Promise<void> {
+  await deps.redis.set(deps.keys.orderIndex(req.orderId), req.goodsId, 'EX', ORDER_INDEX_TTL_SECONDS, 'NX');
+  const outcome = await applyPayment(deps, { ...fields, result_code: 'SUCCESS' });
+  if (outcome === 'unknown-order') throw new Error(`paid order ${req.orderId} was not found by the payment path`);
+}
+
+/** As the sweeper's repair of the index (the API's own TTL is the window plus a week). */
+const ORDER_INDEX_TTL_SECONDS = 7 * 24 * 3600;
+
+/** Review reasons written by this file (see toReview's callers). */
+const CLOSE_FAILURE = /^(closeorder|retries exhausted)/;
 
 function retryOrReview(deps: CoreDeps, req: CloseRequest, reason: string): Promise<CloseOutcome> {
   if (!req.lastAttempt) throw new RetryableCloseError(reason);
@@ -88,9 +148,23 @@ async function toReview(deps: CoreDeps, req: CloseRequest, reason: string): Prom
   const code = await order.markNeedsReview(reason);
   const now = await order.read();
   if (now && (code === Transition.Done || code === Transition.AlreadyDone)) {
-    await persistReview(deps.prisma, now, 'CLOSE_FAILED', reason);
+    await raceSafe(() => persistReview(deps.prisma, now, 'CLOSE_FAILED', reason));
     deps.metrics.ordersToReview.inc({ kind: 'CLOSE_FAILED' });
   }
   deps.logger.warn({ orderId: req.orderId, reason }, 'close failed: order needs review, nothing rolled back');
   return 'review';
+}
+
+/**
+ * Prisma's upsert is not one statement on MySQL (it reads, then inserts or updates), so two runs
+ * of one order at once (a stalled job re-run while the first still works) can both try the
+ * INSERT. The loser does it again: the row exists now and the write becomes the idempotent update.
+ */
+async function raceSafe(write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (err) {
+    if ((err as { code?: unknown } | null)?.code !== 'P2002') throw err;
+    await write();
+  }
 }

@@ -33,7 +33,8 @@ export async function sweep(deps: CoreDeps): Promise<SweepReport> {
       if (!order || (order.status !== 'UNPAID' && order.status !== 'CLOSING')) continue;
       await deps.redis.set(deps.keys.orderIndex(orderId), goodsId, 'EX', 7 * 24 * 3600, 'NX');
       if (await deps.queues.hasCloseJob(orderId)) continue;
-      await deps.queues.scheduleClose({ orderId, goodsId }, 0);
+      // closeNow, not scheduleClose: a failed job kept under the same id would make the add a no-op
+      await deps.queues.closeNow({ orderId, goodsId });
       report.rescheduled += 1;
       deps.metrics.sweeperRescheduled.inc();
       deps.logger.warn({ orderId, goodsId, overdueMs: Date.now() - order.deadline }, 'sweeper: overdue order had no timeout job; scheduled now');

@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeOrder } from '../../src/domain/orders/close.js';
+import { jobId } from '../../src/infra/queues/catalogue.js';
+import { WeChatPayClient } from '../../src/infra/wechat/client.js';
+import { eventually } from '../../src/sandbox/testing.js';
+import { freePort } from '../helpers/redis-server.js';
+import { type TestSystem, createTestSystem } from '../helpers/system.js';
+import { createAtWeChat, dbOrder, expectBalanced, grab, ledgerCounts, newGoods, reserveWithoutJob, stock, waitForStatus } from './support.js';
+
+/**
+ * The pay/timeout race seen from the timer: the buyer paid at WeChat but no notification
+ * reached us (notify_url points at a closed port), so only the close path can find out.
+ * closeorder answers ORDERPAID; orderquery gives the transaction; the order is sold, once.
+ */
+describe('order timeout: the buyer paid but we were never told', () => {
+  let s: TestSystem;
+  beforeAll(async () => {
+    const closedPort = await freePort();
+    s = await createTestSystem({ env: { WECHAT_NOTIFY_URL: `http://127.0.0.1:${closedPort}/pay/wechat/notify` } });
+  });
+  afterAll(async () => s?.close());
+
+  it('ORDERPAID → orderquery → PAID, durable stock decremented once, nothing restocked', async () => {
+    const goodsId = await newGoods(s, 3, 990);
+    const order = await grab(s, 'payer-1', goodsId);
+    await createAtWeChat(s, 'payer-1', order.orderId);
+    const paidAtWeChat = await s.sandbox.pay(order.orderId);
+    expect(paidAtWeChat.status).toBe(200);
+    const transactionId = paidAtWeChat.body.transaction_id as string;
+
+    const paid = await waitForStatus(s, 'payer-1', order.orderId, 'PAID');
+    expect(paid.payTime).toBeDefined();
+    expect(paid.closeReason).toBe('TIMEOUT'); // it was CLOSING when WeChat said it was paid
+
+    // our notification did not do it: every delivery failed and no payment job was ever added
+    const ledger = await s.sandbox.ledger();
+    const deliveries = ledger.notifications.filter((n) => n.out_trade_no === order.orderId);
+    expect(deliveries.length).toBeGreaterThan(0);
+    expect(deliveries.every((n) => n.outcome !== 'SUCCESS')).toBe(true);
+    expect(await s.infra.core.queues.byName['payment-result'].getJob(jobId.payment(order.orderId))).toBeUndefined();
+
+    const row = await eventually(async () => ((await dbOrder(s, order.orderId))?.status === 'PAID' ? dbOrder(s, order.orderId) : undefined));
+    expect(row).toMatchObject({ status: 'PAID', transactionId, money: 990, closedAt: null });
+    const events = await s.infra.core.prisma.paymentEvent.findMany({ where: { orderId: order.orderId } });
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ transactionId, totalFee: 990, resultCode: 'SUCCESS' });
+    expect((events[0]!.payload as Record<string, string>).trade_state).toBe('SUCCESS'); // an orderquery answer, not a notification
+
+    expect(await ledgerCounts(s, order.orderId)).toEqual({ closed: 0, paid: 1 });
+    expect(await stock(s, goodsId)).toEqual({ stockCount: 2, available: 2, held: 0 });
+
+    // a duplicate run of the timer changes nothing
+    expect(await closeOrder(s.workerInfra.core, { orderId: order.orderId, goodsId, lastAttempt: true })).toBe('nothing-to-do');
+    expect(await stock(s, goodsId)).toEqual({ stockCount: 2, available: 2, held: 0 });
+    await expectBalanced(s, goodsId);
+  });
+
+  it('a run that died after marking PAID in Redis but before MySQL: the re-run settles it from orderquery', async () => {
+    const goodsId = await newGoods(s, 2, 500);
+    const orderId = await reserveWithoutJob(s, 'payer-2', goodsId, 60_000);
+    const wechat = new WeChatPayClient({ ...s.config.wechat, baseUrl: s.sandbox.url });
+    try {
+      expect((await wechat.unifiedOrder({ outTradeNo: orderId, totalFee: 500, body: 'x', productId: goodsId, notifyUrl: s.config.wechat.notifyUrl })).kind).toBe('ok');
+    } finally {
+      await wechat.close();
+    }
+    const { body } = await s.sandbox.pay(orderId);
+    const deps = s.workerInfra.core;
+    const k = deps.keys.forGoods(goodsId);
+    // the first run's Redis steps, then "kill -9" before persistPaid
+    await deps.redis.beginClose(k.order(orderId), k.held, 'TIMEOUT', '0');
+    await deps.redis.markPaid(k.order(orderId), k.held, k.buyer('payer-2'), body.transaction_id as string, 500, Date.now(), 3600);
+    expect(await dbOrder(s, orderId)).toBeNull();
+    expect(await stock(s, goodsId)).toEqual({ stockCount: 2, available: 1, held: 0 }); // drift until MySQL knows
+
+    expect(await closeOrder(deps, { orderId, goodsId, lastAttempt: false })).toBe('paid');
+    expect(await dbOrder(s, orderId)).toMatchObject({ status: 'PAID', transactionId: body.transaction_id });
+    expect(await closeOrder(deps, { orderId, goodsId, lastAttempt: false })).toBe('nothing-to-do');
+    expect(await stock(s, goodsId)).toEqual({ stockCount: 1, available: 1, held: 0 });
+  });
+});
