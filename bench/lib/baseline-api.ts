@@ -33,8 +33,8 @@ app.post('/seckill/orders', async (request, reply) => {
   const buyerId = buyerOf(request.headers.authorization);
   const goodsId = String((request.body as { goodsId: unknown }).goodsId);
   const k = keys.forGoods(goodsId);
-  const orderId = ids.next();
-  const [code, createTime, deadline, money] = await redis.reserveOrder(k.goods, k.stock, k.held, k.order(orderId), k.buyer(buyerId), orderId, buyerId, goodsId, windowMs);
+  const orderId = ids.next(goodsId);
+  const [code, createTime, deadline, money] = await redis.reserveOrder(k.goods, k.stock, k.held, k.order(orderId), k.buyer(buyerId), k.timers, orderId, buyerId, goodsId, windowMs);
   if (code !== Transition.Done) return reply.status(409).send({ code: `CODE_${code}`, message: 'refused' });
   return reply.status(201).send({
     orderId,

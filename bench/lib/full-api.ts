@@ -11,8 +11,6 @@ import { serveUntilStopped } from './server-child.js';
  *
  * BENCH_ABLATE (comma-separated) removes or changes one piece, to measure what it costs; it is
  * for profiling only and never part of the reported figures:
- *   timer         the BullMQ add of the timeout job is skipped
- *   index         the order → goods index SET is skipped
  *   autopipeline  ioredis auto-pipelining on the API's Redis connection
  */
 const config = loadConfig(process.env);
@@ -21,14 +19,6 @@ const infra = createInfra(config, logger, 'api');
 await waitForRedis(infra.core.redis, config.redisUrl);
 
 const ablate = new Set((process.env.BENCH_ABLATE ?? '').split(',').filter(Boolean));
-if (ablate.has('timer')) infra.core.queues.scheduleClose = async () => undefined;
-if (ablate.has('index')) {
-  const redis = infra.core.redis;
-  const set = redis.set.bind(redis) as (...args: unknown[]) => Promise<unknown>;
-  const indexPrefix = infra.core.keys.orderIndex('');
-  (redis as unknown as { set: (...args: unknown[]) => Promise<unknown> }).set = (...args: unknown[]) =>
-    typeof args[0] === 'string' && args[0].startsWith(indexPrefix) ? Promise.resolve('OK') : set(...args);
-}
 if (ablate.has('autopipeline')) infra.core.redis.options.enableAutoPipelining = true;
 
 const app = await buildApp({ infra, logger });

@@ -62,6 +62,7 @@ const schema = z
     AMQP_PREFETCH: positiveInt.max(10_000).default(50),
     AMQP_PUBLISH_TIMEOUT_MS: positiveInt.default(1_500),
     SWEEPER_INTERVAL_MS: positiveInt.default(30_000),
+    TIMER_PUMP_INTERVAL_MS: positiveInt.max(60_000).default(100),
     CLOSE_MAX_ATTEMPTS: positiveInt.max(100).default(8),
     CLOSE_BACKOFF_MS: positiveInt.default(1_000),
     SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
@@ -98,6 +99,8 @@ export interface Config {
   readonly workerStalledIntervalMs: number;
   readonly logLevel: string;
   readonly sweeperIntervalMs: number;
+  /** how often workers turn queued timer requests into delayed jobs */
+  readonly timerPumpIntervalMs: number;
   readonly close: { readonly maxAttempts: number; readonly backoffMs: number };
   readonly wechat: {
     readonly baseUrl: string;
@@ -168,6 +171,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     workerStalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
     logLevel: env.LOG_LEVEL,
     sweeperIntervalMs: env.SWEEPER_INTERVAL_MS,
+    timerPumpIntervalMs: env.TIMER_PUMP_INTERVAL_MS,
     close: { maxAttempts: env.CLOSE_MAX_ATTEMPTS, backoffMs: env.CLOSE_BACKOFF_MS },
     wechat: {
       baseUrl,

@@ -2,6 +2,7 @@ import { type Job, Worker } from 'bullmq';
 import type { Infra } from '../infra/context.js';
 import { type JobName, QUEUE_NAMES, QUEUE_OF, SWEEPER_SCHEDULER_ID, defaultJobOptions } from '../infra/queues/catalogue.js';
 import { assertCatalogueHandled, handlers } from './handlers.js';
+import { startTimerPump } from './timer-pump.js';
 
 export interface WorkerRuntime {
   workers: Worker[];
@@ -49,9 +50,12 @@ export async function startWorkers(infra: Infra, opts: { sweeper?: boolean } = {
     );
   }
 
+  const pump = startTimerPump(core, config.timerPumpIntervalMs);
+
   return {
     workers,
     async close() {
+      await pump.close();
       await Promise.all(workers.map((worker) => worker.close()));
     },
   };

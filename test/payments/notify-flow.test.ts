@@ -117,7 +117,7 @@ describe('payment notification → RabbitMQ → bridge → PAID', () => {
     }
     // the second order has also left Redis (its final TTL ran out): only MySQL knows it
     const k = s.infra.core.keys;
-    await s.infra.core.redis.del(k.forGoods(goods.id).order(gone.orderId), k.orderIndex(gone.orderId));
+    await s.infra.core.redis.del(k.forGoods(goods.id).order(gone.orderId));
     await paymentPipelineIdle(s.infra);
     const before = await stock(s, goods.id);
 

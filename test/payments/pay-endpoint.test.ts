@@ -95,7 +95,7 @@ describe('POST /seckill/orders/:orderId/pay', () => {
 
     // once the order has left Redis, MySQL still says it is not payable
     const goodsKeys = s.infra.core.keys.forGoods(goods.id);
-    await s.infra.core.redis.del(goodsKeys.order(cancelled.orderId), s.infra.core.keys.orderIndex(cancelled.orderId));
+    await s.infra.core.redis.del(goodsKeys.order(cancelled.orderId));
     const fromMysql = await pay(s, 'pay-cancel', cancelled.orderId);
     expect(fromMysql.statusCode, fromMysql.body).toBe(409);
     expect(fromMysql.json().code).toBe('ORDER_NOT_PAYABLE');

@@ -68,14 +68,14 @@ async function goodsOnSale(options: GoodsOptions = {}): Promise<string> {
   return goodsId;
 }
 
-function reserve(goodsId: string, buyer: string, orderId = ids.next(), r: Redis = redis, windowMs = WINDOW_MS) {
+function reserve(goodsId: string, buyer: string, orderId = ids.next(goodsId), r: Redis = redis, windowMs = WINDOW_MS) {
   const k = keys.forGoods(goodsId);
-  return r.reserveOrder(k.goods, k.stock, k.held, k.order(orderId), k.buyer(buyer), orderId, buyer, goodsId, windowMs);
+  return r.reserveOrder(k.goods, k.stock, k.held, k.order(orderId), k.buyer(buyer), k.timers, orderId, buyer, goodsId, windowMs);
 }
 
 /** Reserve one order and return its id (asserting it was reserved). */
 async function reserved(goodsId: string, buyer = `b-${randomBytes(3).toString('hex')}`): Promise<{ orderId: string; buyer: string }> {
-  const orderId = ids.next();
+  const orderId = ids.next(goodsId);
   const [code] = await reserve(goodsId, buyer, orderId);
   expect(code).toBe(Transition.Done);
   return { orderId, buyer };
@@ -147,7 +147,7 @@ describe('loadGoods', () => {
 describe('reserveOrder', () => {
   it('takes one unit and creates the UNPAID order, its deadline index entry and the buyer marker', async () => {
     const goodsId = await goodsOnSale({ stock: 10 });
-    const orderId = ids.next();
+    const orderId = ids.next(goodsId);
     const before = Date.now();
     const [code, createTime, deadline, money] = await reserve(goodsId, 'alice', orderId);
     expect(code).toBe(Transition.Done);
@@ -163,11 +163,13 @@ describe('reserveOrder', () => {
     });
     expect(await redis.zscore(k.held, orderId)).toBe(String(deadline));
     expect(await redis.get(k.buyer('alice'))).toBe(orderId);
+    // the timer request, queued for the workers' timer pump in the same atomic step
+    expect(await redis.lrange(k.timers, 0, -1)).toEqual([`${orderId}:${deadline}`]);
   });
 
   it('applied twice has its effect once (same buyer: -3; same order id, other buyer: -5)', async () => {
     const goodsId = await goodsOnSale({ stock: 10 });
-    const orderId = ids.next();
+    const orderId = ids.next(goodsId);
     expect((await reserve(goodsId, 'bob', orderId))[0]).toBe(Transition.Done);
     await refusedWithoutChange(goodsId, async () => (await reserve(goodsId, 'bob', orderId))[0], Transition.RepeatOrder);
     await refusedWithoutChange(goodsId, async () => (await reserve(goodsId, 'carol', orderId))[0], Transition.OrderIdTaken);
@@ -199,7 +201,7 @@ describe('reserveOrder', () => {
 
   it(`${4 * N} parallel reserves by distinct buyers for ${N} units: exactly ${N} orders, stock 0`, async () => {
     const goodsId = await goodsOnSale({ stock: N });
-    const replies = await Promise.all(Array.from({ length: 4 * N }, (_, i) => reserve(goodsId, `buyer-${i}`, ids.next(), conn(i))));
+    const replies = await Promise.all(Array.from({ length: 4 * N }, (_, i) => reserve(goodsId, `buyer-${i}`, ids.next(goodsId), conn(i))));
     const codes = replies.map(([code]) => code);
     expect(codes.filter((c) => c === Transition.Done)).toHaveLength(N);
     expect(codes.filter((c) => c === Transition.SoldOut)).toHaveLength(3 * N);
@@ -209,7 +211,7 @@ describe('reserveOrder', () => {
 
   it(`${N} parallel reserves by one buyer: exactly one order`, async () => {
     const goodsId = await goodsOnSale({ stock: N });
-    const replies = await Promise.all(Array.from({ length: N }, (_, i) => reserve(goodsId, 'frank', ids.next(), conn(i))));
+    const replies = await Promise.all(Array.from({ length: N }, (_, i) => reserve(goodsId, 'frank', ids.next(goodsId), conn(i))));
     const codes = replies.map(([code]) => code);
     expect(codes.filter((c) => c === Transition.Done)).toHaveLength(1);
     expect(codes.filter((c) => c === Transition.RepeatOrder)).toHaveLength(N - 1);
@@ -238,7 +240,7 @@ describe('beginClose', () => {
 
   it('unknown order → -10 and nothing changes', async () => {
     const goodsId = await goodsOnSale();
-    await refusedWithoutChange(goodsId, () => tx(goodsId, ids.next()).beginClose('TIMEOUT'), Transition.OrderNotFound);
+    await refusedWithoutChange(goodsId, () => tx(goodsId, ids.next(goodsId)).beginClose('TIMEOUT'), Transition.OrderNotFound);
   });
 
   it('reopens a NEEDS_REVIEW order only when asked, putting it back under its deadline', async () => {
@@ -297,7 +299,7 @@ describe('closeWithRestock', () => {
 
   it('unknown order → -10 and nothing changes', async () => {
     const goodsId = await goodsOnSale();
-    await refusedWithoutChange(goodsId, () => tx(goodsId, ids.next()).closeWithRestock(), Transition.OrderNotFound);
+    await refusedWithoutChange(goodsId, () => tx(goodsId, ids.next(goodsId)).closeWithRestock(), Transition.OrderNotFound);
   });
 
   it(`${N} parallel closeWithRestock on one CLOSING order: stock +1 exactly once`, async () => {
@@ -333,7 +335,7 @@ describe('markPaid', () => {
     await refusedWithoutChange(closed.goodsId, () => closed.t.markPaid('wx-1', PRICE, Date.now()), Transition.IsClosed);
     const unpaid = await orderIn('UNPAID');
     await refusedWithoutChange(unpaid.goodsId, () => unpaid.t.markPaid('wx-2', PRICE - 1, Date.now()), Transition.AmountMismatch);
-    await refusedWithoutChange(unpaid.goodsId, () => tx(unpaid.goodsId, ids.next()).markPaid('wx-3', PRICE, Date.now()), Transition.OrderNotFound);
+    await refusedWithoutChange(unpaid.goodsId, () => tx(unpaid.goodsId, ids.next(unpaid.goodsId)).markPaid('wx-3', PRICE, Date.now()), Transition.OrderNotFound);
   });
 
   it(`${N} parallel markPaid on one order: one 1, the rest 0`, async () => {
@@ -388,7 +390,7 @@ describe('markNeedsReview', () => {
 
   it('unknown order → -10 and nothing changes', async () => {
     const goodsId = await goodsOnSale();
-    await refusedWithoutChange(goodsId, () => tx(goodsId, ids.next()).markNeedsReview('x'), Transition.OrderNotFound);
+    await refusedWithoutChange(goodsId, () => tx(goodsId, ids.next(goodsId)).markNeedsReview('x'), Transition.OrderNotFound);
   });
 
   it(`${N} parallel markNeedsReview on one order: one 1, the rest 0`, async () => {
@@ -427,6 +429,6 @@ describe('key layout', () => {
   it('a snapshot sees every kind of key (sanity check of the "nothing changed" helper)', async () => {
     const { goodsId } = await orderIn('UNPAID');
     const snap = await snapshot(redis, `${PREFIX}:{g:${goodsId}}:*`);
-    expect(Object.values(snap).map((v) => v.type).sort()).toEqual(['hash', 'hash', 'string', 'string', 'zset']);
+    expect(Object.values(snap).map((v) => v.type).sort()).toEqual(['hash', 'hash', 'list', 'string', 'string', 'zset']);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../src/sandbox/testing.js';
 import { type TestSystem, createTestSystem } from '../helpers/system.js';
-import { closeJobState, createAtWeChat, dbOrder, expectBalanced, getOrder, grab, ledgerCounts, newGoods, sandboxState, stock, waitForStatus } from './support.js';
+import { closeJobState, timerScheduled, createAtWeChat, dbOrder, expectBalanced, getOrder, grab, ledgerCounts, newGoods, sandboxState, stock, waitForStatus } from './support.js';
 
 /**
  * Buyer cancel (spec/contract.md): 202, then the very close path of a timeout, at once, with
@@ -21,7 +21,7 @@ describe('buyer cancel: POST /seckill/orders/:orderId/cancel', () => {
     const goodsId = await newGoods(s, 1);
     const order = await grab(s, 'c-1', goodsId);
     await createAtWeChat(s, 'c-1', order.orderId);
-    expect(await closeJobState(s, order.orderId)).toBe('delayed');
+    expect(await timerScheduled(s, order.orderId)).toBe('delayed');
 
     const res = await cancel('c-1', order.orderId);
     expect(res.statusCode, res.body).toBe(202);
@@ -68,7 +68,7 @@ describe('buyer cancel: POST /seckill/orders/:orderId/cancel', () => {
     expect(res.statusCode).toBe(404);
     expect(res.json()).toMatchObject({ code: 'ORDER_NOT_FOUND' });
     expect((await getOrder(s, 'c-3', order.orderId)).status).toBe('UNPAID');
-    expect(await closeJobState(s, order.orderId)).toBe('delayed');
+    expect(await timerScheduled(s, order.orderId)).toBe('delayed');
     await expectBalanced(s, goodsId);
   });
 

@@ -119,6 +119,14 @@ export async function counter(infra: Infra, name: 'wechatCalls' | 'ordersClosed'
     .reduce((sum, v) => sum + v.value, 0);
 }
 
+/** Wait until the timer pump has turned the order's timer request into its delayed close job. */
+export async function timerScheduled(s: TestSystem, orderId: string): Promise<string> {
+  return eventually(async () => {
+    const state = await closeJobState(s, orderId);
+    return state === 'gone' ? undefined : state;
+  }, 5_000, 20);
+}
+
 export async function closeJobState(s: TestSystem, orderId: string): Promise<string> {
   const job = await s.infra.core.queues.byName['order-timeout'].getJob(jobId.closeOrder(orderId));
   return job ? job.getState() : 'gone';
@@ -126,15 +134,18 @@ export async function closeJobState(s: TestSystem, orderId: string): Promise<str
 
 let node = 900;
 /**
- * Reserve a unit with the reserveOrder script directly (what the API does first), without
- * adding the timeout job: the "API died between reserve and job add" case.
+ * Reserve a unit with the reserveOrder script directly, with its timer request lost: the
+ * "worker died between the timer pump's pop and its job add" case, or any lost job.
  */
 export async function reserveWithoutJob(s: TestSystem, buyer: string, goodsId: string, windowMs: number): Promise<string> {
   const ids = new OrderIdGenerator((node += 1) % 1024);
-  const orderId = ids.next();
+  const orderId = ids.next(goodsId);
   const k = s.infra.core.keys.forGoods(goodsId);
-  const [code] = await s.infra.core.redis.reserveOrder(k.goods, k.stock, k.held, k.order(orderId), k.buyer(buyer), orderId, buyer, goodsId, windowMs);
+  // the timer request goes to a list no pump reads (same hash slot): as if it had been lost
+  const lostTimers = `${k.timers}:lost`;
+  const [code] = await s.infra.core.redis.reserveOrder(k.goods, k.stock, k.held, k.order(orderId), k.buyer(buyer), lostTimers, orderId, buyer, goodsId, windowMs);
   expect(code).toBe(Transition.Done);
+  await s.infra.core.redis.del(lostTimers);
   return orderId;
 }
 

@@ -121,19 +121,11 @@ async function settleEarlierRun(deps: CoreDeps, req: CloseRequest, began: Transi
   return 'nothing-to-do';
 }
 
-/**
- * The payment-result path with what orderquery said. It finds the order through the order → goods
- * index, which the API writes beside the timer and which may be missing (the sweeper's case):
- * make sure it is there, or the payment would be dropped as "unknown order".
- */
+/** The payment-result path with what orderquery said (WeChat's word that the order is paid). */
 async function applyWeChatPayment(deps: CoreDeps, req: CloseRequest, fields: Readonly<Record<string, string>>): Promise<void> {
-  await deps.redis.set(deps.keys.orderIndex(req.orderId), req.goodsId, 'EX', ORDER_INDEX_TTL_SECONDS, 'NX');
   const outcome = await applyPayment(deps, { ...fields, result_code: 'SUCCESS' });
   if (outcome === 'unknown-order') throw new Error(`paid order ${req.orderId} was not found by the payment path`);
 }
-
-/** As the sweeper's repair of the index (the API's own TTL is the window plus a week). */
-const ORDER_INDEX_TTL_SECONDS = 7 * 24 * 3600;
 
 /** Review reasons written by this file (see toReview's callers). */
 const CLOSE_FAILURE = /^(closeorder|retries exhausted)/;

@@ -1,6 +1,6 @@
 import type { CoreDeps } from '../deps.js';
 import { orderNotFound } from '../errors.js';
-import { isOrderId } from './order-id.js';
+import { goodsIdOfOrder, isOrderId } from './order-id.js';
 import type { CloseReason, OrderStatus } from './transition-codes.js';
 
 /** An order as the buyer API returns it (spec/contract.md). */
@@ -66,9 +66,9 @@ export function liveOrderView(order: LiveOrder): OrderView {
 
 type Deps = Pick<CoreDeps, 'redis' | 'keys' | 'prisma'>;
 
-/** Read a live order from Redis by id alone (via the order → goods index). */
+/** Read a live order from Redis by id alone (the id carries its goods id). */
 export async function readLiveOrder(deps: Deps, orderId: string): Promise<LiveOrder | undefined> {
-  const goodsId = await deps.redis.get(deps.keys.orderIndex(orderId));
+  const goodsId = goodsIdOfOrder(orderId);
   if (!goodsId) return undefined;
   return parseLiveOrder(await deps.redis.hgetall(deps.keys.forGoods(goodsId).order(orderId)));
 }

@@ -1,12 +1,9 @@
 import type { CoreDeps } from '../deps.js';
 import { DomainError, type DomainErrorCode, goodsNotFound } from '../errors.js';
 import { ensureGoodsLoaded, parseGoodsId } from '../goods/goods-service.js';
-import type { OrderIdGenerator } from './order-id.js';
+import { MAX_GOODS_ID_DIGITS, type OrderIdGenerator } from './order-id.js';
 import type { OrderView } from './order-view.js';
 import { Transition } from './transition-codes.js';
-
-/** How long the order → goods index outlives the payment window (final orders are in MySQL). */
-const INDEX_GRACE_SECONDS = 7 * 24 * 3600;
 
 const REFUSALS: Partial<Record<Transition, [DomainErrorCode, string]>> = {
   [Transition.NotOnSale]: ['NOT_ON_SALE', 'the goods is not on sale now'],
@@ -31,9 +28,10 @@ function refusalError([code, message]: [DomainErrorCode, string]): DomainError {
 }
 
 /**
- * Grab one unit: the reserveOrder script does every check and the stock change atomically;
- * then the order's timeout job is added. If that add fails (or this process dies first) the
- * sweeper finds the order in the held index and schedules it, so no unit is held forever.
+ * Grab one unit: the reserveOrder script does every check and the stock change atomically, and
+ * in the same step queues the order's timer request, which the workers' timer pump turns into
+ * the delayed job `timeout-<orderId>` (src/workers/timer-pump.ts). One Redis round trip; nothing
+ * else happens on the request path, and no crash can separate an order from its timer.
  */
 export async function reserveOrder(
   deps: CoreDeps,
@@ -41,13 +39,13 @@ export async function reserveOrder(
   buyerId: string,
   goodsId: string,
 ): Promise<OrderView> {
-  if (parseGoodsId(goodsId) === undefined) throw goodsNotFound(goodsId);
+  if (parseGoodsId(goodsId) === undefined || goodsId.length > MAX_GOODS_ID_DIGITS) throw goodsNotFound(goodsId);
   const k = deps.keys.forGoods(goodsId);
   const windowMs = deps.config.orderTimeoutMs;
 
   const attempt = (orderId: string) =>
-    deps.redis.reserveOrder(k.goods, k.stock, k.held, k.order(orderId), k.buyer(buyerId), orderId, buyerId, goodsId, windowMs);
-  let orderId = ids.next();
+    deps.redis.reserveOrder(k.goods, k.stock, k.held, k.order(orderId), k.buyer(buyerId), k.timers, orderId, buyerId, goodsId, windowMs);
+  let orderId = ids.next(goodsId);
   let reply = await attempt(orderId);
   for (let retries = 0; retries < 3; retries += 1) {
     if (reply[0] === Transition.GoodsNotLoaded) {
@@ -57,7 +55,7 @@ export async function reserveOrder(
       break;
     }
     // (an id can only be taken if two processes drew the same order-id node number)
-    orderId = ids.next();
+    orderId = ids.next(goodsId);
     reply = await attempt(orderId);
   }
   const [code, createTime, deadline, money] = reply;
@@ -69,17 +67,6 @@ export async function reserveOrder(
     throw new Error(`reserveOrder returned unexpected code ${code}`);
   }
   deps.metrics.ordersReserved.inc();
-
-  const ttl = Math.ceil(windowMs / 1000) + INDEX_GRACE_SECONDS;
-  const [indexed, scheduled] = await Promise.allSettled([
-    deps.redis.set(deps.keys.orderIndex(orderId), goodsId, 'EX', ttl),
-    deps.queues.scheduleClose({ orderId, goodsId }, deadline - Date.now()),
-  ]);
-  for (const result of [indexed, scheduled]) {
-    if (result.status === 'rejected') {
-      deps.logger.warn({ orderId, err: (result.reason as Error).message }, 'order reserved but index/timer write failed; the sweeper will repair it');
-    }
-  }
   return {
     orderId,
     goodsId,

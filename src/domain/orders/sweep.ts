@@ -16,7 +16,7 @@ const BATCH = 500;
  * The periodic sweeper (design §4.7):
  * 1. puts any goods Redis has lost back on sale (loadGoods never double-counts held units);
  * 2. re-schedules overdue UNPAID/CLOSING orders whose timeout job is missing (a crash between
- *    reserve and job add, a lost job) and repairs their order → goods index;
+ *    timer-pump pop and job add, a lost job);
  * 3. checks, per goods, durable stock = live available + units held, and reports any drift.
  */
 export async function sweep(deps: CoreDeps): Promise<SweepReport> {
@@ -31,7 +31,6 @@ export async function sweep(deps: CoreDeps): Promise<SweepReport> {
     for (const orderId of overdue) {
       const order = parseLiveOrder(await deps.redis.hgetall(k.order(orderId)));
       if (!order || (order.status !== 'UNPAID' && order.status !== 'CLOSING')) continue;
-      await deps.redis.set(deps.keys.orderIndex(orderId), goodsId, 'EX', 7 * 24 * 3600, 'NX');
       if (await deps.queues.hasCloseJob(orderId)) continue;
       // closeNow, not scheduleClose: a failed job kept under the same id would make the add a no-op
       await deps.queues.closeNow({ orderId, goodsId });

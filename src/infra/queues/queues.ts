@@ -42,6 +42,20 @@ export class Queues {
     });
   }
 
+  /** Add many close jobs at once (the timer pump), each due at its order's deadline. */
+  async scheduleCloses(timers: { job: CloseOrderJob; deadline: number }[]): Promise<void> {
+    if (timers.length === 0) return;
+    const now = Date.now();
+    const options = defaultJobOptions('close-order', this.retry);
+    await this.byName['order-timeout'].addBulk(
+      timers.map(({ job, deadline }) => ({
+        name: 'close-order',
+        data: job,
+        opts: { ...options, jobId: jobId.closeOrder(job.orderId), delay: Math.max(0, deadline - now) },
+      })),
+    );
+  }
+
   /**
    * Run an order's close now (buyer cancel, review retry): a waiting delayed job is promoted;
    * a job that already finished or failed is replaced by a fresh one.

@@ -7,14 +7,14 @@ export interface GoodsKeys {
   stock: string;
   /** zset orderId -> deadline ms (UNPAID/CLOSING) or +inf (NEEDS_REVIEW): every order holding a unit */
   held: string;
+  /** list of `orderId:deadlineMs` timer requests queued by reserveOrder for the timer pump */
+  timers: string;
   order(orderId: string): string;
   buyer(userId: string): string;
 }
 
 export interface KeySpace {
   forGoods(goodsId: string): GoodsKeys;
-  /** orderId -> goodsId, so an order can be found from its id alone */
-  orderIndex(orderId: string): string;
   /** set of goods ids loaded into Redis (the sweeper walks it) */
   liveGoods: string;
   /** counter that hands out order-id node numbers */
@@ -29,11 +29,11 @@ export function keySpace(prefix: string): KeySpace {
         goods: `${base}:goods`,
         stock: `${base}:stock`,
         held: `${base}:held`,
+        timers: `${base}:timers`,
         order: (orderId) => `${base}:order:${orderId}`,
         buyer: (userId) => `${base}:buyer:${userId}`,
       };
     },
-    orderIndex: (orderId) => `${prefix}:order-goods:${orderId}`,
     liveGoods: `${prefix}:live-goods`,
     nodeSequence: `${prefix}:order-id-node`,
   };

@@ -15,7 +15,7 @@ type LoadReply = [code: Transition, available: number];
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     reserveOrder(
-      goods: string, stock: string, held: string, order: string, buyer: string,
+      goods: string, stock: string, held: string, order: string, buyer: string, timers: string,
       orderId: string, userId: string, goodsId: string, windowMs: number,
     ): Result<ReserveReply, Context>;
     beginClose(order: string, held: string, reason: string, reopenReview: '0' | '1'): Result<Transition, Context>;

@@ -6,6 +6,9 @@
   KEYS[3] held zset    orderId -> deadline ms of every order holding a unit
   KEYS[4] order hash   (must not exist)
   KEYS[5] buyer        this buyer's active orderId for the goods
+  KEYS[6] timers list  `orderId:deadlineMs` requests the workers' timer pump turns into the
+                       delayed BullMQ job timeout-<orderId> (queued here, atomically with the
+                       grab, so no crash can leave an order without its timer request)
 
   ARGV[1] orderId   ARGV[2] userId   ARGV[3] goodsId   ARGV[4] payment window ms
 
@@ -35,4 +38,5 @@ redis.call('HSET', KEYS[4], 'orderId', ARGV[1], 'goodsId', ARGV[3], 'userId', AR
   'money', goods[1], 'status', 'UNPAID', 'createTime', now, 'deadline', deadline)
 redis.call('ZADD', KEYS[3], deadline, ARGV[1])
 redis.call('SET', KEYS[5], ARGV[1])
+redis.call('RPUSH', KEYS[6], ARGV[1] .. ':' .. deadline)
 return {1, now, deadline, tonumber(goods[1])}
