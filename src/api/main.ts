@@ -1,5 +1,5 @@
 import { loadConfigOrExit } from '../config/env.js';
-import { createInfra, waitForRedis } from '../infra/context.js';
+import { createInfra, waitForRedisOrExit } from '../infra/context.js';
 import { createLogger } from '../infra/logger.js';
 import { onShutdown } from '../infra/shutdown.js';
 import { buildApp } from './app.js';
@@ -10,13 +10,7 @@ const logger = createLogger('api', config.logLevel);
 for (const warning of config.warnings) logger.warn(warning);
 
 const infra = createInfra(config, logger, 'api');
-try {
-  await waitForRedis(infra.core.redis, config.redisUrl);
-} catch (err) {
-  logger.fatal(`${(err as Error).message}; start it with: redis-server --daemonize yes`);
-  await infra.close();
-  process.exit(1);
-}
+await waitForRedisOrExit(infra, logger);
 const app = await buildApp({ infra, logger });
 onShutdown(logger, async () => {
   await app.close(); // stop accepting requests, finish in-flight ones

@@ -71,3 +71,14 @@ export async function waitForRedis(redis: Redis, url: string, timeoutMs = 10_000
     });
   });
 }
+
+/** Entry points: wait for Redis, or say where it was expected and how to start it, and exit. */
+export async function waitForRedisOrExit(infra: Infra, logger: Logger): Promise<void> {
+  try {
+    await waitForRedis(infra.core.redis, infra.config.redisUrl);
+  } catch (err) {
+    logger.fatal(`${(err as Error).message}; start it with: redis-server --daemonize yes --appendonly yes --maxmemory-policy noeviction`);
+    await infra.close();
+    process.exit(1);
+  }
+}

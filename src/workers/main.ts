@@ -1,5 +1,5 @@
 import { loadConfigOrExit } from '../config/env.js';
-import { createInfra, waitForRedis } from '../infra/context.js';
+import { createInfra, waitForRedisOrExit } from '../infra/context.js';
 import { createLogger } from '../infra/logger.js';
 import { onShutdown } from '../infra/shutdown.js';
 import { startPaymentBridge } from './payment-bridge.js';
@@ -13,13 +13,7 @@ import { startMetricsServer } from './metrics-server.js';
 const config = loadConfigOrExit();
 const logger = createLogger('worker', config.logLevel);
 const infra = createInfra(config, logger, 'worker');
-try {
-  await waitForRedis(infra.core.redis, config.redisUrl);
-} catch (err) {
-  logger.fatal(`${(err as Error).message}; start it with: redis-server --daemonize yes`);
-  await infra.close();
-  process.exit(1);
-}
+await waitForRedisOrExit(infra, logger);
 const runtime = await startWorkers(infra);
 const bridge = startPaymentBridge(infra);
 const metricsServer = startMetricsServer(infra.core.metrics, config.host, config.workerMetricsPort, logger);
