@@ -30,7 +30,7 @@ export async function pumpTimers(deps: Pick<CoreDeps, 'redis' | 'keys' | 'queues
     for (;;) {
       const entries = (await deps.redis.lpop(list, BATCH)) ?? [];
       if (entries.length === 0) break;
-      const timers = entries.map((entry) => parseTimerEntry(entry, goodsId)).filter((t) => t !== undefined);
+      const timers = await stillOpen(deps, goodsId, entries.map((entry) => parseTimerEntry(entry, goodsId)).filter((t) => t !== undefined));
       try {
         await deps.queues.scheduleCloses(timers);
       } catch (err) {
@@ -43,6 +43,27 @@ export async function pumpTimers(deps: Pick<CoreDeps, 'redis' | 'keys' | 'queues
     }
   }
   return pumped;
+}
+
+/**
+ * Only orders still UNPAID/CLOSING need a timer: one paid or cancelled before its request was
+ * pumped must not get a close job (harmless if it did, but it would sit in Bull Board until its
+ * deadline). One pipelined HGET per timer.
+ */
+async function stillOpen(
+  deps: Pick<CoreDeps, 'redis' | 'keys'>,
+  goodsId: string,
+  timers: { job: CloseOrderJob; deadline: number }[],
+): Promise<{ job: CloseOrderJob; deadline: number }[]> {
+  if (timers.length === 0) return timers;
+  const k = deps.keys.forGoods(goodsId);
+  const pipeline = deps.redis.pipeline();
+  for (const t of timers) pipeline.hget(k.order(t.job.orderId), 'status');
+  const replies = (await pipeline.exec()) ?? [];
+  return timers.filter((_, i) => {
+    const [err, status] = replies[i] ?? [];
+    return err != null || status === 'UNPAID' || status === 'CLOSING'; // on doubt, keep the timer
+  });
 }
 
 export interface TimerPump {

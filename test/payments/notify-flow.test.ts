@@ -44,7 +44,7 @@ describe('payment notification → RabbitMQ → bridge → PAID', () => {
   it('pays the order: MySQL row, payment event, stock decremented once, timer removed, buyer free again', async () => {
     const order = await grab(s, 'flow-a', goods.id);
     expect((await pay(s, 'flow-a', order.orderId)).statusCode).toBe(200);
-    const timer = await s.infra.core.queues.byName['order-timeout'].getJob(jobId.closeOrder(order.orderId));
+    const timer = await eventually(async () => (await s.infra.core.queues.byName['order-timeout'].getJob(jobId.closeOrder(order.orderId))) ?? undefined, 5_000, 20);
     expect(await timer?.getState()).toBe('delayed');
     const before = await stock(s, goods.id);
     const accepted = sample(await apiMetrics(s), 'seckill_wechat_notifications_total', { result: 'accepted' });

@@ -1,3 +1,4 @@
+import { eventually } from '../../src/sandbox/testing.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jobId } from '../../src/infra/queues/catalogue.js';
 import { fromBeijingTime, toBeijingTime } from '../../src/infra/wechat/time.js';
@@ -106,6 +107,7 @@ describe('POST /seckill/orders/:orderId/pay', () => {
     const order = await grab(s, 'pay-faults', goods.id);
     const before = await stock(s, goods.id);
     const timeoutJob = () => s.infra.core.queues.byName['order-timeout'].getJob(jobId.closeOrder(order.orderId));
+    await eventually(async () => (await timeoutJob()) ?? undefined, 5_000, 20); // the timer pump's work
     const unchanged = async () => {
       expect(await getOrder(s, 'pay-faults', order.orderId)).toEqual(order);
       expect(await stock(s, goods.id)).toEqual(before);

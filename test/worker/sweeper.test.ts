@@ -4,7 +4,7 @@ import { sweep } from '../../src/domain/orders/sweep.js';
 import { defaultJobOptions, jobId } from '../../src/infra/queues/catalogue.js';
 import { eventually } from '../../src/sandbox/testing.js';
 import { type TestSystem, createTestSystem } from '../helpers/system.js';
-import { closeJobState, dbOrder, grab, newGoods, reserveWithoutJob, stock, waitForStatus } from './support.js';
+import { closeJobState, dbOrder, grab, newGoods, reserveWithoutJob, stock, timerScheduled, waitForStatus } from './support.js';
 
 /**
  * The sweeper (design §4.7): no unit is held past its deadline plus the sweeper interval, even
@@ -20,14 +20,13 @@ describe('sweeper: overdue orders without a timeout job are closed', () => {
 
   const rescheduled = async () => (await s.workerInfra.core.metrics.sweeperRescheduled.get()).values.reduce((n, v) => n + v.value, 0);
 
-  it('an order reserved by the script alone (no job, no order index) is closed by the sweeper', async () => {
+  it('an order whose timer request was lost (never became a job) is closed by the sweeper', async () => {
     const goodsId = await newGoods(s, 1);
     const before = await rescheduled();
     const orderId = await reserveWithoutJob(s, 'sw-1', goodsId, 200);
     expect(await closeJobState(s, orderId)).toBe('gone');
     expect(await stock(s, goodsId)).toEqual({ stockCount: 1, available: 0, held: 1 });
 
-    // the sweeper repairs the order → goods index (the buyer can see the order again) and closes it
     const closed = await waitForStatus(s, 'sw-1', orderId, 'CLOSED', 15_000);
     expect(closed.closeReason).toBe('TIMEOUT');
     expect(await rescheduled()).toBeGreaterThan(before);
@@ -40,9 +39,12 @@ describe('sweeper: overdue orders without a timeout job are closed', () => {
   it('an order whose timeout job was removed is closed by the sweeper', async () => {
     const goodsId = await newGoods(s, 1);
     const order = await grab(s, 'sw-2', goodsId);
-    await s.infra.core.queues.removeCloseJob(order.orderId);
+    const before = await rescheduled();
+    expect(await timerScheduled(s, order.orderId)).toBe('delayed'); // the pump made it a job
+    expect(await s.infra.core.queues.removeCloseJob(order.orderId)).toBe(true);
     expect(await closeJobState(s, order.orderId)).toBe('gone');
     await waitForStatus(s, 'sw-2', order.orderId, 'CLOSED', 15_000);
+    expect(await rescheduled()).toBeGreaterThan(before);
     expect(await stock(s, goodsId)).toEqual({ stockCount: 1, available: 1, held: 0 });
   });
 
