@@ -471,8 +471,8 @@ function report(drains: DrainFigures[], steady: LatenessFigures[], hol: Lateness
   if (hol.length) {
     console.log(`\n(d) head-of-line: ${options.holShort} orders with a ${options.holShortMs} ms window created right after one with ${options.holLongMs} ms`);
     table(
-      ['timer', 'short orders', 'p50 ms', 'p99 ms', 'max ms'],
-      hol.map((h) => [h.timer, String(h.n), String(h.p50), String(h.p99), String(h.max)]),
+      ['timer', 'short orders', 'min ms', 'p50 ms', 'p99 ms', 'max ms'],
+      hol.map((h) => [h.timer, String(h.n), String(h.min), String(h.p50), String(h.p99), String(h.max)]),
     );
   }
 }

@@ -17,14 +17,24 @@ const baseRow = (order: LiveOrder) => ({
   deadline: new Date(order.deadline),
 });
 
+/** MySQL DATETIME(3) literal in UTC (the Prisma adapter's sessions run with time_zone +00:00). */
+const sqlTime = (ms: number) => new Date(ms).toISOString().slice(0, 23).replace('T', ' ');
+
+/**
+ * The closed order, in one statement: the close path's hottest write (a Prisma upsert is a
+ * SELECT/INSERT/SELECT transaction on MySQL, most of a close's CPU; BENCHMARKS.md "Timeouts").
+ * INSERT … ON DUPLICATE KEY UPDATE is atomic, so concurrent runs of one close are safe too.
+ */
 export async function persistClosed(prisma: PrismaClient, order: LiveOrder): Promise<void> {
-  const closed = {
-    status: 'CLOSED' as const,
-    closedAt: new Date(order.closedAt ?? Date.now()),
-    closeReason: order.closeReason ?? 'TIMEOUT',
-    reviewReason: null,
-  };
-  await prisma.seckillOrder.upsert({ where: { id: order.orderId }, create: { ...baseRow(order), ...closed }, update: closed });
+  const closedAt = sqlTime(order.closedAt ?? Date.now());
+  const reason = order.closeReason ?? 'TIMEOUT';
+  const affected = await prisma.$executeRaw`INSERT INTO tb_seckill_order
+      (id, goods_id, user_id, money, status, create_time, deadline, closed_at, close_reason, review_reason, updated_at)
+    VALUES (${order.orderId}, ${order.goodsId}, ${order.userId}, ${order.money}, 'CLOSED', ${sqlTime(order.createTime)},
+      ${sqlTime(order.deadline)}, ${closedAt}, ${reason}, NULL, ${sqlTime(Date.now())})
+    ON DUPLICATE KEY UPDATE status = 'CLOSED', closed_at = VALUES(closed_at), close_reason = VALUES(close_reason),
+      review_reason = NULL, updated_at = VALUES(updated_at)`;
+  if (affected === 1) return; // a fresh row: the order never had a review
   // a close that succeeded on retry settles an earlier CLOSE_FAILED review
   await prisma.reviewItem.updateMany({
     where: { orderId: order.orderId, kind: 'CLOSE_FAILED', status: 'OPEN' },

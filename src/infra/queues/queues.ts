@@ -62,7 +62,8 @@ export class Queues {
    */
   async closeNow(job: CloseOrderJob): Promise<void> {
     const queue = this.byName['order-timeout'];
-    const existing = await queue.getJob(jobId.closeOrder(job.orderId));
+    const id = jobId.closeOrder(job.orderId);
+    const existing = await queue.getJob(id);
     if (existing) {
       const state = await existing.getState();
       if (state === 'delayed') {
@@ -73,6 +74,10 @@ export class Queues {
       await existing.remove().catch(() => undefined);
     }
     await this.scheduleClose(job, 0);
+    // The timer pump may have added the order's delayed job between our look and our add (same
+    // id: ours was then a no-op). Promote whatever is there so the close runs now.
+    const added = await queue.getJob(id);
+    if (added && (await added.getState()) === 'delayed') await added.promote().catch(() => undefined);
   }
 
   /** Is a close job present (in any state) for this order? Used by the sweeper. */
