@@ -26,7 +26,6 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSigner } from 'fast-jwt';
-import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/env.js';
 import { createGoods } from '../src/domain/goods/goods-service.js';
@@ -39,16 +38,10 @@ import { startTarget } from './lib/children.js';
 import { type LoadFigures, runGrabLoad } from './lib/load.js';
 import { describeMachine, redisCpuSeconds } from './lib/machine.js';
 import { type Profile, summarise } from './lib/profile-summary.js';
+import { intEnv, deleteKeys } from './lib/common.js';
 
 const RATIO_TARGET = 0.7;
 
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer (got ${JSON.stringify(raw)})`);
-  return value;
-}
 
 const options = {
   durationS: intEnv('BENCH_DURATION_S', 10),
@@ -89,18 +82,6 @@ interface TargetFigures extends LoadFigures {
   warmupCreated: number;
 }
 
-async function deleteKeys(redis: Redis, patterns: string[]): Promise<number> {
-  let deleted = 0;
-  for (const pattern of patterns) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 2000);
-      cursor = next;
-      if (keys.length) deleted += await redis.unlink(...keys);
-    } while (cursor !== '0');
-  }
-  return deleted;
-}
 
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 

@@ -29,7 +29,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
@@ -47,17 +46,11 @@ import { toBeijingTime } from '../src/infra/wechat/time.js';
 import { buildXml } from '../src/infra/wechat/xml.js';
 import { startPaymentBridge } from '../src/workers/payment-bridge.js';
 import { startWorkers } from '../src/workers/runtime.js';
+import { intEnv, freePort } from './lib/common.js';
 
 type ToParent = { type: 'ready' } | { type: 'cpu'; cpuMs: number } | { type: 'stopped' };
 type ToChild = { type: 'stop' } | { type: 'cpu' };
 
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer (got ${JSON.stringify(raw)})`);
-  return value;
-}
 
 const cpuMs = () => {
   const { user, system } = process.cpuUsage();
@@ -165,16 +158,6 @@ async function startChild(role: 'api' | 'worker', env: RawEnv): Promise<Child> {
   };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;

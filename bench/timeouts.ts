@@ -36,7 +36,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { loadConfig } from '../src/config/env.js';
@@ -54,14 +53,8 @@ import { describeMachine, redisCpuSeconds } from './lib/machine.js';
 import { type BenchOrder, type Lateness, createAtWeChat, lateness, planOrders, readClosed, reserveAll, waitForTimers, waitUntilAllClosed } from './timeouts/orders.js';
 import { deleteOriginalTopology, originalTimerNames, originalTopology, sendTimerMessage } from './timeouts/original-timer.js';
 import { type Child, cpuSeconds, forkTs, pidOf, spawnTs } from './timeouts/processes.js';
+import { intEnv, deleteKeys } from './lib/common.js';
 
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer (got ${JSON.stringify(raw)})`);
-  return value;
-}
 
 const SECTIONS = ['drain', 'original', 'lateness', 'hol'] as const;
 const options = {
@@ -492,17 +485,5 @@ async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
   }
 }
 
-async function deleteKeys(redis: Redis, patterns: string[]): Promise<number> {
-  let deleted = 0;
-  for (const pattern of patterns) {
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 2000);
-      cursor = next;
-      if (found.length) deleted += await redis.unlink(...found);
-    } while (cursor !== '0');
-  }
-  return deleted;
-}
 
 await main();
