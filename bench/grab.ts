@@ -39,6 +39,7 @@ import { type LoadFigures, runGrabLoad } from './lib/load.js';
 import { describeMachine, redisCpuSeconds } from './lib/machine.js';
 import { type Profile, summarise } from './lib/profile-summary.js';
 import { intEnv, deleteKeys } from './lib/common.js';
+import { isolatedNames } from '../test/helpers/app.js';
 
 const RATIO_TARGET = 0.7;
 
@@ -95,12 +96,7 @@ async function main(): Promise<void> {
     ...process.env,
     ...(privateRedis ? { REDIS_URL: privateRedis.url } : {}),
     DATABASE_URL: db.url,
-    KEY_PREFIX: `bench${id}`,
-    QUEUE_PREFIX: `{bench${id}}`,
-    AMQP_EXCHANGE: `bench.${id}.exchange.order`,
-    AMQP_QUEUE: `bench.${id}.queue.seckillorder`,
-    AMQP_ROUTING_KEY: `bench.${id}.queue.seckillorder`,
-    AMQP_DEAD_LETTER_QUEUE: `bench.${id}.queue.seckillorder.dead`,
+    ...isolatedNames('bench', 'bench', id),
     JWT_SECRET: randomBytes(24).toString('hex'),
     ADMIN_USER: 'bench',
     ADMIN_PASSWORD: randomBytes(12).toString('hex'),

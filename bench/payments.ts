@@ -47,6 +47,7 @@ import { buildXml } from '../src/infra/wechat/xml.js';
 import { startPaymentBridge } from '../src/workers/payment-bridge.js';
 import { startWorkers } from '../src/workers/runtime.js';
 import { intEnv, freePort } from './lib/common.js';
+import { isolatedNames } from '../test/helpers/app.js';
 
 type ToParent = { type: 'ready' } | { type: 'cpu'; cpuMs: number } | { type: 'stopped' };
 type ToChild = { type: 'stop' } | { type: 'cpu' };
@@ -214,12 +215,7 @@ async function main(): Promise<void> {
   const port = await freePort();
   const env: RawEnv = {
     DATABASE_URL: withDatabase(serverUrl, dbName),
-    KEY_PREFIX: `bench${id}`,
-    QUEUE_PREFIX: `{bench${id}}`,
-    AMQP_EXCHANGE: `bench.${id}.exchange.order`,
-    AMQP_QUEUE: `bench.${id}.queue.seckillorder`,
-    AMQP_ROUTING_KEY: `bench.${id}.queue.seckillorder`,
-    AMQP_DEAD_LETTER_QUEUE: `bench.${id}.queue.seckillorder.dead`,
+    ...isolatedNames('bench', 'bench', id),
     PORT: String(port),
     ORDER_TIMEOUT_MS: '1800000',
     // no WeChat call is on the payment path; nothing listens here

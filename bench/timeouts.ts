@@ -54,6 +54,7 @@ import { type BenchOrder, type Lateness, createAtWeChat, lateness, planOrders, r
 import { deleteOriginalTopology, originalTimerNames, originalTopology, sendTimerMessage } from './timeouts/original-timer.js';
 import { type Child, cpuSeconds, forkTs, pidOf, spawnTs } from './timeouts/processes.js';
 import { intEnv, deleteKeys } from './lib/common.js';
+import { isolatedNames } from '../test/helpers/app.js';
 
 
 const SECTIONS = ['drain', 'original', 'lateness', 'hol'] as const;
@@ -110,12 +111,7 @@ async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATABASE_URL: db.url,
-    KEY_PREFIX: `btm${id}`,
-    QUEUE_PREFIX: `{btm${id}}`,
-    AMQP_EXCHANGE: `bench.${id}.exchange.order`,
-    AMQP_QUEUE: `bench.${id}.queue.seckillorder`,
-    AMQP_ROUTING_KEY: `bench.${id}.queue.seckillorder`,
-    AMQP_DEAD_LETTER_QUEUE: `bench.${id}.queue.seckillorder.dead`,
+    ...isolatedNames('btm', 'bench', id),
     SANDBOX_HOST: '127.0.0.1',
     SANDBOX_PORT: String(sandboxPort),
     WECHAT_PAY_BASE_URL: `http://127.0.0.1:${sandboxPort}`,

@@ -5,19 +5,10 @@ import path from 'node:path';
 import type * as mariadb from 'mariadb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quoteIdentifier, withDatabase } from '../../src/infra/db/connection-url.js';
-import { defaultMigrationsDir, migrate, MigrationError, type MigrateLogger } from '../../src/infra/db/migrate.js';
+import { defaultMigrationsDir, type HistoryRow, migrate, MigrationError, type MigrateLogger } from '../../src/infra/db/migrate.js';
 import { connectToTestServer, dropDatabase, TEST_SERVER_URL, uniqueDatabaseName } from '../helpers/db.js';
 
-interface MigrationRow {
-  id: string;
-  checksum: string;
-  finished_at: string | null;
-  migration_name: string;
-  logs: string | null;
-  rolled_back_at: string | null;
-  started_at: string;
-  applied_steps_count: number;
-}
+type MigrationRow = HistoryRow;
 
 let conn: mariadb.Connection;
 const databases: string[] = [];

@@ -8,17 +8,24 @@ import { createTestDatabase } from './db.js';
 
 export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
+/** Redis prefixes and AMQP names of one test file or benchmark run, so nothing is shared. */
+export function isolatedNames(keyTag: string, amqpTag: string, id: string): RawEnv {
+  return {
+    KEY_PREFIX: `${keyTag}${id}`,
+    QUEUE_PREFIX: `{${keyTag}${id}}`,
+    AMQP_EXCHANGE: `${amqpTag}.${id}.exchange.order`,
+    AMQP_QUEUE: `${amqpTag}.${id}.queue.seckillorder`,
+    AMQP_ROUTING_KEY: `${amqpTag}.${id}.queue.seckillorder`,
+    AMQP_DEAD_LETTER_QUEUE: `${amqpTag}.${id}.queue.seckillorder.dead`,
+  };
+}
+
 /** Env that isolates one test file: its own database, key prefix, queue prefix and AMQP names. */
 export function isolatedEnv(databaseUrl: string, overrides: RawEnv = {}): RawEnv {
   const id = randomBytes(4).toString('hex');
   return {
     DATABASE_URL: databaseUrl,
-    KEY_PREFIX: `t${id}`,
-    QUEUE_PREFIX: `{t${id}}`,
-    AMQP_EXCHANGE: `test.${id}.exchange.order`,
-    AMQP_QUEUE: `test.${id}.queue.seckillorder`,
-    AMQP_ROUTING_KEY: `test.${id}.queue.seckillorder`,
-    AMQP_DEAD_LETTER_QUEUE: `test.${id}.queue.seckillorder.dead`,
+    ...isolatedNames('t', 'test', id),
     JWT_SECRET: 'test-secret-test-secret-test-secret',
     ADMIN_USER: 'ops',
     ADMIN_PASSWORD: 'ops-password',

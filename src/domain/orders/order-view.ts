@@ -66,6 +66,37 @@ export function liveOrderView(order: LiveOrder): OrderView {
 
 type Deps = Pick<CoreDeps, 'redis' | 'keys' | 'prisma'>;
 
+/** The MySQL record of an order that has left Redis, in the live order's shape. */
+export interface FinalOrderRow {
+  id: string;
+  goodsId: bigint;
+  userId: string;
+  money: number;
+  status: OrderStatus;
+  createTime: Date;
+  deadline: Date;
+  payTime: Date | null;
+  transactionId: string | null;
+  closedAt: Date | null;
+  closeReason: CloseReason | null;
+}
+
+export function liveOrderFromRow(row: FinalOrderRow): LiveOrder {
+  return {
+    orderId: row.id,
+    goodsId: row.goodsId.toString(),
+    userId: row.userId,
+    money: row.money,
+    status: row.status,
+    createTime: row.createTime.getTime(),
+    deadline: row.deadline.getTime(),
+    ...(row.payTime ? { payTime: row.payTime.getTime() } : {}),
+    ...(row.transactionId ? { transactionId: row.transactionId } : {}),
+    ...(row.closedAt ? { closedAt: row.closedAt.getTime() } : {}),
+    ...(row.closeReason ? { closeReason: row.closeReason } : {}),
+  };
+}
+
 /** Read a live order from Redis by id alone (the id carries its goods id). */
 export async function readLiveOrder(deps: Deps, orderId: string): Promise<LiveOrder | undefined> {
   const goodsId = goodsIdOfOrder(orderId);
@@ -86,14 +117,5 @@ export async function getBuyerOrder(deps: Deps, buyerId: string, orderId: string
   }
   const row = await deps.prisma.seckillOrder.findUnique({ where: { id: orderId } });
   if (!row || row.userId !== buyerId) throw orderNotFound(orderId);
-  return {
-    orderId: row.id,
-    goodsId: row.goodsId.toString(),
-    money: row.money,
-    status: row.status,
-    createTime: row.createTime.toISOString(),
-    deadline: row.deadline.toISOString(),
-    ...(row.payTime ? { payTime: row.payTime.toISOString() } : {}),
-    ...(row.closeReason ? { closeReason: row.closeReason } : {}),
-  };
+  return liveOrderView(liveOrderFromRow(row));
 }

@@ -1,6 +1,6 @@
 import { fromBeijingTime } from '../../infra/wechat/time.js';
 import type { CoreDeps } from '../deps.js';
-import { type LiveOrder, readLiveOrder } from './order-view.js';
+import { type LiveOrder, readLiveOrder, liveOrderFromRow } from './order-view.js';
 import { persistPaid, persistReview, type PaymentRecord } from './order-records.js';
 import { Transition } from './transition-codes.js';
 import { orderTransitions } from './transitions.js';
@@ -141,17 +141,7 @@ async function applyToFinalOrder(deps: CoreDeps, orderId: string, payment: Payme
     return 'unknown-order';
   }
   if (row.status === 'PAID') return 'duplicate';
-  const order = {
-    orderId: row.id,
-    goodsId: row.goodsId.toString(),
-    userId: row.userId,
-    money: row.money,
-    status: row.status,
-    createTime: row.createTime.getTime(),
-    deadline: row.deadline.getTime(),
-    ...(row.closedAt ? { closedAt: row.closedAt.getTime() } : {}),
-    ...(row.closeReason ? { closeReason: row.closeReason } : {}),
-  };
+  const order = liveOrderFromRow(row);
   if (row.status === 'CLOSED') return paidAfterClose(deps, order, payment);
   // NEEDS_REVIEW long ago and gone from Redis: record the payment for the person deciding
   await persistReview(deps.prisma, order, 'PAID_AFTER_CLOSE', `payment ${payment.transactionId} arrived for an order in review`, payment);

@@ -171,7 +171,8 @@ interface LocalMigration {
   readonly matchesChecksum: (checksum: string) => boolean;
 }
 
-interface HistoryRow {
+/** A row of `_prisma_migrations`, as Prisma keeps it. */
+export interface HistoryRow {
   id: string;
   checksum: string;
   finished_at: string | null;
