@@ -63,6 +63,8 @@ const schema = z
     AMQP_PUBLISH_TIMEOUT_MS: positiveInt.default(1_500),
     SWEEPER_INTERVAL_MS: positiveInt.default(30_000),
     TIMER_PUMP_INTERVAL_MS: positiveInt.max(60_000).default(100),
+    PERSISTER_BATCH_SIZE: positiveInt.max(5_000).default(500),
+    PERSISTER_LINGER_MS: positiveInt.max(60_000).default(20),
     CLOSE_MAX_ATTEMPTS: positiveInt.max(100).default(8),
     CLOSE_BACKOFF_MS: positiveInt.default(1_000),
     SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
@@ -101,6 +103,8 @@ export interface Config {
   readonly sweeperIntervalMs: number;
   /** how often workers turn queued timer requests into delayed jobs */
   readonly timerPumpIntervalMs: number;
+  /** the outbox persister: orders per MySQL transaction, and how long it lets entries gather */
+  readonly persister: { readonly batchSize: number; readonly lingerMs: number };
   readonly close: { readonly maxAttempts: number; readonly backoffMs: number };
   readonly wechat: {
     readonly baseUrl: string;
@@ -172,6 +176,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     logLevel: env.LOG_LEVEL,
     sweeperIntervalMs: env.SWEEPER_INTERVAL_MS,
     timerPumpIntervalMs: env.TIMER_PUMP_INTERVAL_MS,
+    persister: { batchSize: env.PERSISTER_BATCH_SIZE, lingerMs: env.PERSISTER_LINGER_MS },
     close: { maxAttempts: env.CLOSE_MAX_ATTEMPTS, backoffMs: env.CLOSE_BACKOFF_MS },
     wechat: {
       baseUrl,

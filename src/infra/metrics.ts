@@ -25,6 +25,13 @@ export function createMetrics() {
     }),
     stockDrift: new Gauge({ name: 'seckill_stock_drift_units', help: 'durable stock - (live available + held) per goods, last sweep', labelNames: ['goods_id'], registers: [registry] }),
     stockDriftDetected: new Counter({ name: 'seckill_stock_drift_detected_total', help: 'Sweeps that found stock drift', registers: [registry] }),
+    outboxDepth: new Gauge({ name: 'seckill_outbox_depth', help: 'Orders whose final state MySQL does not have yet, per goods (last persister poll)', labelNames: ['goods_id'], registers: [registry] }),
+    outboxOldestAge: new Gauge({ name: 'seckill_outbox_oldest_age_seconds', help: 'Age of the oldest outbox entry, per goods (last persister poll)', labelNames: ['goods_id'], registers: [registry] }),
+    outboxDepthTotal: new Gauge({ name: 'seckill_outbox_depth_total', help: 'Orders waiting in every outbox (last persister poll)', registers: [registry] }),
+    outboxOldestAgeTotal: new Gauge({ name: 'seckill_outbox_oldest_age_total_seconds', help: 'Age of the oldest entry of any outbox (last persister poll)', registers: [registry] }),
+    ordersPersisted: new Counter({ name: 'seckill_orders_persisted_total', help: 'Orders written to MySQL by the outbox persister', registers: [registry] }),
+    persisterBatches: new Counter({ name: 'seckill_persister_batches_total', help: 'Outbox batches by result', labelNames: ['result'], registers: [registry] }),
+    outboxSetAside: new Counter({ name: 'seckill_outbox_set_aside_total', help: 'Unreadable outbox entries moved aside for a person', registers: [registry] }),
     sweeperRescheduled: new Counter({ name: 'seckill_sweeper_rescheduled_total', help: 'Overdue orders whose missing timeout job the sweeper re-added', registers: [registry] }),
   };
   return m;

@@ -35,8 +35,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * RabbitMQ → BullMQ bridge (design §4.4). Declares the topology on every (re)connect, consumes
  * with a bounded prefetch, re-verifies each event, and acks only after the BullMQ job
- * `payment-<out_trade_no>` is stored in Redis. A malformed or forged event is copied to the
- * dead-letter queue (with a confirm) before it is acked, and is counted.
+ * of the event (`payment-<out_trade_no>-<transaction_id>`) is stored in Redis. A malformed or
+ * forged event is copied to the dead-letter queue (with a confirm) before it is acked, and is
+ * counted.
  */
 export function startPaymentBridge(infra: Infra): PaymentBridge {
   const { config, core } = infra;
@@ -68,7 +69,7 @@ export function startPaymentBridge(infra: Infra): PaymentBridge {
       const check = verifyNotification(decoded.fields, config.wechat);
       if (!check.ok) return reject(msg, check.reason);
       try {
-        await core.queues.addPaymentEvent(decoded.fields, check.outTradeNo);
+        await core.queues.addPaymentEvent(decoded.fields);
       } catch (err) {
         // Redis unavailable: leave the message in RabbitMQ (nack + requeue) after a pause
         core.logger.error({ err: (err as Error).message }, 'could not store payment job; requeueing the event');

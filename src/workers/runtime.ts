@@ -3,6 +3,7 @@ import type { Infra } from '../infra/context.js';
 import { type JobName, QUEUE_NAMES, QUEUE_OF, SWEEPER_SCHEDULER_ID, defaultJobOptions } from '../infra/queues/catalogue.js';
 import { assertCatalogueHandled, handlers } from './handlers.js';
 import { startTimerPump } from './timer-pump.js';
+import { type PersisterOptions, startPersister } from '../domain/outbox/persister.js';
 
 export interface WorkerRuntime {
   workers: Worker[];
@@ -11,11 +12,19 @@ export interface WorkerRuntime {
 }
 
 /**
- * BullMQ workers for every queue of the catalogue, in this process. Any number of processes on
+ * BullMQ workers for every queue of the catalogue, the timer pump and the outbox persister, in
+ * this process. Any number of processes on
  * any hosts can run this: BullMQ hands each job to one of them, and a crashed process's jobs
  * are retried elsewhere once their lock lapses (stall recovery).
  */
-export async function startWorkers(infra: Infra, opts: { sweeper?: boolean } = {}): Promise<WorkerRuntime> {
+export interface WorkerOptions {
+  /** register the sweeper's job scheduler (default true) */
+  sweeper?: boolean;
+  /** run the outbox persister in this process (default true); tests may pass persister options */
+  persister?: boolean | Partial<PersisterOptions>;
+}
+
+export async function startWorkers(infra: Infra, opts: WorkerOptions = {}): Promise<WorkerRuntime> {
   assertCatalogueHandled();
   const { config, core } = infra;
   const dispatch = async (job: Job) => {
@@ -51,12 +60,17 @@ export async function startWorkers(infra: Infra, opts: { sweeper?: boolean } = {
   }
 
   const pump = startTimerPump(core, config.timerPumpIntervalMs);
+  const persister =
+    opts.persister === false ? undefined : startPersister(core, { ...config.persister, ...(typeof opts.persister === 'object' ? opts.persister : {}) });
 
   return {
     workers,
     async close() {
       await pump.close();
       await Promise.all(workers.map((worker) => worker.close()));
+      // last: the jobs that just finished may have appended final states
+      await persister?.drainNow().catch(() => undefined);
+      await persister?.close();
     },
   };
 }

@@ -73,8 +73,8 @@ export async function deleteTestAmqpNames(infra: Infra): Promise<void> {
 }
 
 /** The API built on real Redis, MariaDB and RabbitMQ, isolated for one test file. */
-export async function createTestContext(overrides: RawEnv = {}): Promise<TestContext> {
-  const db = await createTestDatabase();
+export async function createTestContext(overrides: RawEnv = {}, databaseServerUrl?: string): Promise<TestContext> {
+  const db = await createTestDatabase(databaseServerUrl);
   const env = isolatedEnv(db.url, overrides);
   const config = loadConfig(env);
   const infra = createInfra(config, silentLogger, 'api');

@@ -21,10 +21,10 @@ export function uniqueDatabaseName(): string {
   return `seckill_t_${randomBytes(6).toString('hex')}`;
 }
 
-/** A fresh database with every migration applied, for one test file. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/** A fresh database with every migration applied, for one test file (on `serverUrl`, default the shared server). */
+export async function createTestDatabase(serverUrl = TEST_SERVER_URL): Promise<TestDatabase> {
   const name = uniqueDatabaseName();
-  const url = withDatabase(TEST_SERVER_URL, name);
+  const url = withDatabase(serverUrl, name);
   await migrate({ databaseUrl: url });
   const prisma = createPrisma(url);
   let dropped: Promise<void> | undefined;
@@ -35,7 +35,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     drop() {
       dropped ??= (async () => {
         await closePrisma(prisma);
-        await dropDatabase(name);
+        await dropDatabase(name, serverUrl);
       })();
       return dropped;
     },
@@ -43,8 +43,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 }
 
 /** A connection to the test server without a default database (for information_schema checks). */
-export async function connectToTestServer(): Promise<mariadb.Connection> {
-  const server = parseDatabaseUrl(TEST_SERVER_URL);
+export async function connectToTestServer(serverUrl = TEST_SERVER_URL): Promise<mariadb.Connection> {
+  const server = parseDatabaseUrl(serverUrl);
   return mariadb.createConnection({
     host: server.host,
     port: server.port,
@@ -56,8 +56,8 @@ export async function connectToTestServer(): Promise<mariadb.Connection> {
   });
 }
 
-export async function dropDatabase(name: string): Promise<void> {
-  const conn = await connectToTestServer();
+export async function dropDatabase(name: string, serverUrl = TEST_SERVER_URL): Promise<void> {
+  const conn = await connectToTestServer(serverUrl);
   try {
     await conn.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
   } finally {

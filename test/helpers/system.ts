@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config/env.js';
 import { type Infra, createInfra, waitForRedis } from '../../src/infra/context.js';
 import { type RunningSandbox, startSandbox } from '../../src/sandbox/testing.js';
 import { type PaymentBridge, startPaymentBridge } from '../../src/workers/payment-bridge.js';
-import { type WorkerRuntime, startWorkers } from '../../src/workers/runtime.js';
+import { type WorkerOptions, type WorkerRuntime, startWorkers } from '../../src/workers/runtime.js';
 import { type TestContext, createTestContext, silentLogger } from './app.js';
 import { freePort } from './redis-server.js';
 
@@ -29,6 +29,10 @@ export interface SystemOptions {
   /** start workers and the bridge at once (default true) */
   workers?: boolean;
   sweeper?: boolean;
+  /** MySQL server for the test database (a private mariadbd for outage tests); default the shared one */
+  databaseServerUrl?: string;
+  /** persister options for the in-process workers (false: no persister) */
+  persister?: WorkerOptions['persister'];
 }
 
 export async function createTestSystem(options: SystemOptions = {}): Promise<TestSystem> {
@@ -47,7 +51,7 @@ export async function createTestSystem(options: SystemOptions = {}): Promise<Tes
     SWEEPER_INTERVAL_MS: '500',
     AMQP_PUBLISH_TIMEOUT_MS: '1500',
     ...options.env,
-  });
+  }, options.databaseServerUrl);
   await ctx.app.listen({ host: '127.0.0.1', port });
   const address = ctx.app.server.address() as AddressInfo;
 
@@ -64,7 +68,7 @@ export async function createTestSystem(options: SystemOptions = {}): Promise<Tes
     workers: undefined,
     bridge: undefined,
     async startWorkers() {
-      system.workers ??= await startWorkers(workerInfra, { sweeper: options.sweeper ?? false });
+      system.workers ??= await startWorkers(workerInfra, { sweeper: options.sweeper ?? false, ...(options.persister === undefined ? {} : { persister: options.persister }) });
       system.bridge ??= startPaymentBridge(workerInfra);
     },
     async stopWorkers() {

@@ -3,6 +3,7 @@ import { jobId } from '../../src/infra/queues/catalogue.js';
 import { buildXml } from '../../src/infra/wechat/xml.js';
 import { eventually } from '../../src/sandbox/testing.js';
 import { type TestSystem, createTestSystem } from '../helpers/system.js';
+import { paymentJobsOf, persistNow } from '../worker/support.js';
 import {
   type Goods,
   type Order,
@@ -114,6 +115,7 @@ describe('bad payment notifications', () => {
       expect(await jobCount(s.infra, 'payment-result')).toBe(0);
 
       expect((await getOrder(s, 'bad-amount', wrong.orderId)).status).toBe('NEEDS_REVIEW');
+      await persistNow(s.infra, goods.id); // no workers in this test: persist in-process
       const row = await s.infra.core.prisma.seckillOrder.findUnique({ where: { id: wrong.orderId } });
       expect(row).toMatchObject({ status: 'NEEDS_REVIEW', payTime: null, transactionId: null });
       const items = await s.infra.core.prisma.reviewItem.findMany({ where: { orderId: wrong.orderId } });
@@ -166,7 +168,7 @@ describe('bad payment notifications', () => {
       );
       const bridgeMetrics = await s.workerInfra.core.metrics.registry.metrics();
       expect(sample(bridgeMetrics, 'seckill_bridge_events_total', { result: 'dead-lettered' })).toBe(expected);
-      expect(await s.infra.core.queues.byName['payment-result'].getJob(jobId.payment(target.orderId))).toBeUndefined();
+      expect(await paymentJobsOf(s.infra, target.orderId)).toEqual([]);
       await unchanged(target, 'amqp-bad', before);
     });
 

@@ -4,6 +4,7 @@ import { jobId } from '../../src/infra/queues/catalogue.js';
 import { fromBeijingTime, toBeijingTime } from '../../src/infra/wechat/time.js';
 import { type TestSystem, createTestSystem } from '../helpers/system.js';
 import { type Goods, createGoods, getOrder, grab, pay, stock, waitForStatus } from './support.js';
+import { outboxDrained } from '../worker/support.js';
 
 /**
  * POST /seckill/orders/:orderId/pay against the sandbox over HTTP: the unifiedorder request is
@@ -95,6 +96,7 @@ describe('POST /seckill/orders/:orderId/pay', () => {
     expect((await s.sandbox.order(cancelled.orderId)).body.trade_state).toBe('CLOSED');
 
     // once the order has left Redis, MySQL still says it is not payable
+    await outboxDrained(s, goods.id);
     const goodsKeys = s.infra.core.keys.forGoods(goods.id);
     await s.infra.core.redis.del(goodsKeys.order(cancelled.orderId));
     const fromMysql = await pay(s, 'pay-cancel', cancelled.orderId);

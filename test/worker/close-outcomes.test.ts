@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeOrder } from '../../src/domain/orders/close.js';
+import { Transition } from '../../src/domain/orders/transition-codes.js';
+import { orderTransitions } from '../../src/domain/orders/transitions.js';
 import { WeChatPayClient } from '../../src/infra/wechat/client.js';
 import { eventually } from '../../src/sandbox/testing.js';
 import { type TestSystem, createTestSystem } from '../helpers/system.js';
@@ -140,16 +142,15 @@ describe('order timeout: close outcomes', () => {
       expect((await dbOrder(s, orderId))?.status).toBe('CLOSED');
     });
 
-    it('a run that died after the Redis close but before MySQL: the re-run records it', async () => {
+    it('a run that died right after the Redis close: the outbox takes it to MySQL, the re-run does nothing', async () => {
       const goodsId = await newGoods(s, 1);
       const orderId = await reserveWithoutJob(s, 'buyer-g', goodsId, 60_000);
       const deps = s.workerInfra.core;
-      const k = deps.keys.forGoods(goodsId);
-      // the first run's Redis steps, then "kill -9"
-      await deps.redis.beginClose(k.order(orderId), k.held, 'TIMEOUT', '0');
-      await deps.redis.closeWithRestock(k.order(orderId), k.stock, k.held, k.buyer('buyer-g'), 3600);
-      expect(await dbOrder(s, orderId)).toBeNull();
-      expect(await closeOrder(deps, { orderId, goodsId, lastAttempt: false })).toBe('closed');
+      // the first run's Redis steps, then "kill -9" before anything else
+      await orderTransitions(deps, orderId, goodsId).beginClose('TIMEOUT');
+      expect(await orderTransitions(deps, orderId, goodsId).closeWithRestock()).toBe(Transition.Done);
+      await eventually(async () => ((await dbOrder(s, orderId))?.status === 'CLOSED' ? true : undefined));
+      expect(await closeOrder(deps, { orderId, goodsId, lastAttempt: false })).toBe('nothing-to-do');
       expect(await dbOrder(s, orderId)).toMatchObject({ status: 'CLOSED', closeReason: 'TIMEOUT' });
       expect(await stock(s, goodsId)).toEqual({ stockCount: 1, available: 1, held: 0 });
     });

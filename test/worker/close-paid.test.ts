@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeOrder } from '../../src/domain/orders/close.js';
-import { jobId } from '../../src/infra/queues/catalogue.js';
+import { Transition } from '../../src/domain/orders/transition-codes.js';
+import { orderTransitions } from '../../src/domain/orders/transitions.js';
 import { WeChatPayClient } from '../../src/infra/wechat/client.js';
 import { eventually } from '../../src/sandbox/testing.js';
 import { freePort } from '../helpers/redis-server.js';
 import { type TestSystem, createTestSystem } from '../helpers/system.js';
-import { createAtWeChat, dbOrder, expectBalanced, grab, ledgerCounts, newGoods, reserveWithoutJob, stock, waitForStatus } from './support.js';
+import { createAtWeChat, dbOrder, expectBalanced, grab, ledgerCounts, newGoods, paymentJobsOf, reserveWithoutJob, stock, waitForStatus } from './support.js';
 
 /**
  * The pay/timeout race seen from the timer: the buyer paid at WeChat but no notification
@@ -37,7 +38,7 @@ describe('order timeout: the buyer paid but we were never told', () => {
     const deliveries = ledger.notifications.filter((n) => n.out_trade_no === order.orderId);
     expect(deliveries.length).toBeGreaterThan(0);
     expect(deliveries.every((n) => n.outcome !== 'SUCCESS')).toBe(true);
-    expect(await s.infra.core.queues.byName['payment-result'].getJob(jobId.payment(order.orderId))).toBeUndefined();
+    expect(await paymentJobsOf(s.infra, order.orderId)).toEqual([]);
 
     const row = await eventually(async () => ((await dbOrder(s, order.orderId))?.status === 'PAID' ? dbOrder(s, order.orderId) : undefined));
     expect(row).toMatchObject({ status: 'PAID', transactionId, money: 990, closedAt: null });
@@ -55,7 +56,7 @@ describe('order timeout: the buyer paid but we were never told', () => {
     await expectBalanced(s, goodsId);
   });
 
-  it('a run that died after marking PAID in Redis but before MySQL: the re-run settles it from orderquery', async () => {
+  it('a run that died right after marking PAID in Redis: the outbox takes it to MySQL, the re-run does nothing', async () => {
     const goodsId = await newGoods(s, 2, 500);
     const orderId = await reserveWithoutJob(s, 'payer-2', goodsId, 60_000);
     const wechat = new WeChatPayClient({ ...s.config.wechat, baseUrl: s.sandbox.url });
@@ -66,16 +67,16 @@ describe('order timeout: the buyer paid but we were never told', () => {
     }
     const { body } = await s.sandbox.pay(orderId);
     const deps = s.workerInfra.core;
-    const k = deps.keys.forGoods(goodsId);
-    // the first run's Redis steps, then "kill -9" before persistPaid
-    await deps.redis.beginClose(k.order(orderId), k.held, 'TIMEOUT', '0');
-    await deps.redis.markPaid(k.order(orderId), k.held, k.buyer('payer-2'), body.transaction_id as string, 500, Date.now(), 3600);
-    expect(await dbOrder(s, orderId)).toBeNull();
-    expect(await stock(s, goodsId)).toEqual({ stockCount: 2, available: 1, held: 0 }); // drift until MySQL knows
+    const transactionId = body.transaction_id as string;
+    // the first run's Redis steps, then "kill -9": nothing after markPaid ran
+    await orderTransitions(deps, orderId, goodsId).beginClose('TIMEOUT');
+    const payment = { transactionId, totalFee: 500, payTimeMs: Date.now(), fields: { out_trade_no: orderId, transaction_id: transactionId, total_fee: '500', result_code: 'SUCCESS' } };
+    expect(await orderTransitions(deps, orderId, goodsId).markPaid(payment, 'late')).toBe(Transition.Done);
 
-    expect(await closeOrder(deps, { orderId, goodsId, lastAttempt: false })).toBe('paid');
-    expect(await dbOrder(s, orderId)).toMatchObject({ status: 'PAID', transactionId: body.transaction_id });
+    const row = await eventually(async () => ((await dbOrder(s, orderId))?.status === 'PAID' ? dbOrder(s, orderId) : undefined));
+    expect(row).toMatchObject({ status: 'PAID', transactionId, saleCounted: true });
     expect(await closeOrder(deps, { orderId, goodsId, lastAttempt: false })).toBe('nothing-to-do');
     expect(await stock(s, goodsId)).toEqual({ stockCount: 1, available: 1, held: 0 });
+    expect(await s.infra.core.prisma.paymentEvent.count({ where: { orderId } })).toBe(1);
   });
 });

@@ -5,6 +5,7 @@ import { OrderIdGenerator } from '../../src/domain/orders/order-id.js';
 import { Transition } from '../../src/domain/orders/transition-codes.js';
 import type { Infra } from '../../src/infra/context.js';
 import { jobId } from '../../src/infra/queues/catalogue.js';
+import { drainOutboxBatch } from '../../src/domain/outbox/drain-batch.js';
 import { eventually } from '../../src/sandbox/testing.js';
 import type { TestSystem } from '../helpers/system.js';
 
@@ -79,7 +80,22 @@ export interface StockFigures {
   held: number;
 }
 
+/** Wait until the persister has taken every final state of the goods to MySQL (design §6). */
+export async function outboxDrained(s: { infra: Infra }, goodsId: string, timeoutMs = 10_000): Promise<void> {
+  const k = s.infra.core.keys.forGoods(goodsId);
+  await eventually(async () => ((await s.infra.core.redis.zcard(k.outbox)) === 0 ? true : undefined), timeoutMs, 10).catch(() => {
+    throw new Error(`the outbox of goods ${goodsId} was not drained within ${timeoutMs} ms`);
+  });
+}
+
+/** Run one persister batch of the goods in this process (tests whose workers are not running). */
+export async function persistNow(infra: Infra, goodsId: string): Promise<void> {
+  await drainOutboxBatch(infra.core, goodsId, { batchSize: 500 });
+}
+
+/** Stock figures once MySQL has caught up with Redis (the outbox is empty). */
 export async function stock(s: TestSystem, goodsId: string): Promise<StockFigures> {
+  await outboxDrained(s, goodsId);
   const res = await s.app.inject({ method: 'GET', url: `/admin/seckill/goods/${goodsId}`, headers: s.admin });
   expect(res.statusCode, res.body).toBe(200);
   const g = res.json<{ stockCount: number; available: number }>();
@@ -87,7 +103,10 @@ export async function stock(s: TestSystem, goodsId: string): Promise<StockFigure
   return { stockCount: g.stockCount, available: g.available, held };
 }
 
-/** design §3: durable stock = Redis available + units held by unpaid/closing/review orders. */
+/**
+ * design §3/§6: durable stock = Redis available + units held by unpaid/closing/review orders
+ * (+ paid orders still in the outbox, none once stock() has waited for it to drain).
+ */
 export async function expectBalanced(s: TestSystem, goodsId: string): Promise<StockFigures> {
   const f = await stock(s, goodsId);
   expect(f.stockCount, `stock accounting of goods ${goodsId}: ${JSON.stringify(f)}`).toBe(f.available + f.held);
@@ -196,4 +215,10 @@ export async function killChild(w: WorkerChild | undefined): Promise<void> {
   if (!w || w.child.exitCode !== null || w.child.signalCode !== null) return;
   w.child.kill('SIGKILL');
   await w.exited;
+}
+
+/** Payment jobs stored for one order (ids are per event: payment-<orderId>-…). */
+export async function paymentJobsOf(infra: Infra, orderId: string) {
+  const jobs = await infra.core.queues.byName['payment-result'].getJobs(['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized']);
+  return jobs.filter((job) => job.data.out_trade_no === orderId);
 }

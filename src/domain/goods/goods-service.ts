@@ -52,12 +52,15 @@ export function parseGoodsId(id: string): bigint | undefined {
   return /^[1-9]\d{0,18}$/.test(id) ? BigInt(id) : undefined;
 }
 
-/** Put one goods on sale in Redis; safe to repeat (never touches a live stock counter). */
+/**
+ * Put one goods on sale in Redis; safe to repeat (never touches a live stock counter). The
+ * available stock it sets subtracts held units and paid orders MySQL has not counted yet.
+ */
 async function loadIntoRedis(deps: Deps, row: GoodsRow): Promise<number> {
   const id = row.id.toString();
   const k = deps.keys.forGoods(id);
   const [code, available] = await deps.redis.loadGoods(
-    k.goods, k.stock, k.held,
+    k.goods, k.stock, k.held, k.paidPending,
     row.title, row.price, row.startTime.getTime(), row.endTime.getTime(), row.stockCount,
   );
   await deps.redis.sadd(deps.keys.liveGoods, id);

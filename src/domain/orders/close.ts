@@ -1,6 +1,5 @@
 import type { CoreDeps } from '../deps.js';
 import { applyPayment } from './payment.js';
-import { persistClosed, persistReview } from './order-records.js';
 import { Transition, type CloseReason } from './transition-codes.js';
 import { orderTransitions } from './transitions.js';
 
@@ -27,6 +26,8 @@ export interface CloseRequest {
  * The close path (design §4.6): CAS UNPAID→CLOSING, close the payment at WeChat, then
  * close with restock, or take the paid path, or send to review. Safe to run any number of
  * times: each step is a compare-and-set, and a crash between steps resumes from CLOSING.
+ * It talks only to Redis and WeChat: MySQL learns the outcome from the outbox (design §6), so
+ * a MySQL outage never costs a close attempt or sends an order to review.
  */
 export async function closeOrder(deps: CoreDeps, req: CloseRequest): Promise<CloseOutcome> {
   const { orderId, goodsId } = req;
@@ -71,53 +72,23 @@ async function finishClose(deps: CoreDeps, req: CloseRequest): Promise<CloseOutc
     deps.logger.warn({ orderId: req.orderId, code }, 'close confirmed by WeChat but the order moved on meanwhile');
     return 'nothing-to-do';
   }
-  const closed = await order.read();
-  if (closed) await raceSafe(() => persistClosed(deps.prisma, closed));
-  if (code === Transition.Done && closed) {
-    deps.metrics.ordersClosed.inc({ reason: closed.closeReason ?? 'TIMEOUT' });
-    if (closed.closeReason !== 'USER_CANCEL') deps.metrics.closeLateness.observe(Math.max(0, (closed.closedAt ?? Date.now()) - closed.deadline) / 1000);
-    deps.logger.info({ orderId: req.orderId, reason: closed.closeReason }, 'order closed, unit back on sale');
+  if (code === Transition.Done) {
+    const closed = await order.read();
+    const reason = closed?.closeReason ?? 'TIMEOUT';
+    deps.metrics.ordersClosed.inc({ reason });
+    if (closed && reason !== 'USER_CANCEL') deps.metrics.closeLateness.observe(Math.max(0, (closed.closedAt ?? Date.now()) - closed.deadline) / 1000);
+    deps.logger.info({ orderId: req.orderId, reason }, 'order closed, unit back on sale');
   }
   return 'closed';
 }
 
 /**
- * The order already left CLOSING. A run of this job may have died (kill -9, a MySQL error) after
- * the Redis transition and before the MySQL record, and BullMQ runs it again: finish that record
- * (every write is idempotent) instead of returning, or MySQL would never learn the outcome and a
- * paid order's durable stock would never be decremented. The common case (MySQL already has it)
- * costs one read.
+ * The order already left CLOSING (a retried or duplicate job). Its final state reached the
+ * outbox in the same script that set it, so there is nothing left to finish here: the persister
+ * takes it to MySQL whenever MySQL is reachable (design §6).
  */
-async function settleEarlierRun(deps: CoreDeps, req: CloseRequest, began: Transition): Promise<CloseOutcome> {
-  const { orderId } = req;
-  const row = await deps.prisma.seckillOrder.findUnique({ where: { id: orderId }, select: { status: true } });
-  if (began === Transition.IsClosed) {
-    if (row?.status === 'CLOSED') return 'nothing-to-do';
-    const closed = await orderTransitions(deps, orderId, req.goodsId).read();
-    if (closed?.status === 'CLOSED') await raceSafe(() => persistClosed(deps.prisma, closed));
-    return 'closed';
-  }
-  if (began === Transition.IsPaid) {
-    if (row?.status === 'PAID') return 'nothing-to-do';
-    // the payment record comes from WeChat's word (orderquery), as in the ORDERPAID branch
-    const query = await deps.wechat.orderQuery({ outTradeNo: orderId });
-    deps.metrics.wechatCalls.inc({ api: 'orderquery', result: query.kind === 'error' ? query.errCode : query.kind });
-    if (query.kind === 'ok' && (query.data.tradeState === 'SUCCESS' || query.data.tradeState === 'REFUND')) {
-      await applyWeChatPayment(deps, req, query.data.fields);
-      return 'paid';
-    }
-    if (query.kind === 'retryable' && !req.lastAttempt) throw new RetryableCloseError(`orderquery of a paid order: ${query.reason}`);
-    deps.logger.error({ orderId, query }, 'order is PAID in Redis but not in MySQL and orderquery does not confirm it: the payment job must settle it');
-    return 'nothing-to-do';
-  }
-  // NEEDS_REVIEW: make sure a close failure has its review item (only the close path's reasons:
-  // an amount mismatch is recorded by the payment path, which retries by itself)
-  const inReview = await orderTransitions(deps, orderId, req.goodsId).read();
-  const reason = inReview?.reviewReason ?? '';
-  if (inReview && row?.status !== 'NEEDS_REVIEW' && CLOSE_FAILURE.test(reason)) {
-    const items = await deps.prisma.reviewItem.count({ where: { orderId } });
-    if (items === 0) await raceSafe(() => persistReview(deps.prisma, inReview, 'CLOSE_FAILED', reason));
-  }
+function settleEarlierRun(deps: CoreDeps, req: CloseRequest, began: Transition): CloseOutcome {
+  deps.logger.debug({ orderId: req.orderId, code: began }, 'close: order already final or in review');
   return 'nothing-to-do';
 }
 
@@ -127,36 +98,14 @@ async function applyWeChatPayment(deps: CoreDeps, req: CloseRequest, fields: Rea
   if (outcome === 'unknown-order') throw new Error(`paid order ${req.orderId} was not found by the payment path`);
 }
 
-/** Review reasons written by this file (see toReview's callers). */
-const CLOSE_FAILURE = /^(closeorder|retries exhausted)/;
-
 function retryOrReview(deps: CoreDeps, req: CloseRequest, reason: string): Promise<CloseOutcome> {
   if (!req.lastAttempt) throw new RetryableCloseError(reason);
   return toReview(deps, req, `retries exhausted; last error: ${reason}`);
 }
 
 async function toReview(deps: CoreDeps, req: CloseRequest, reason: string): Promise<CloseOutcome> {
-  const order = orderTransitions(deps, req.orderId, req.goodsId);
-  const code = await order.markNeedsReview(reason);
-  const now = await order.read();
-  if (now && (code === Transition.Done || code === Transition.AlreadyDone)) {
-    await raceSafe(() => persistReview(deps.prisma, now, 'CLOSE_FAILED', reason));
-    deps.metrics.ordersToReview.inc({ kind: 'CLOSE_FAILED' });
-  }
-  deps.logger.warn({ orderId: req.orderId, reason }, 'close failed: order needs review, nothing rolled back');
+  const code = await orderTransitions(deps, req.orderId, req.goodsId).markNeedsReview('CLOSE_FAILED', reason);
+  if (code === Transition.Done) deps.metrics.ordersToReview.inc({ kind: 'CLOSE_FAILED' });
+  deps.logger.warn({ orderId: req.orderId, reason, code }, 'close failed: order needs review, nothing rolled back');
   return 'review';
-}
-
-/**
- * Prisma's upsert is not one statement on MySQL (it reads, then inserts or updates), so two runs
- * of one order at once (a stalled job re-run while the first still works) can both try the
- * INSERT. The loser does it again: the row exists now and the write becomes the idempotent update.
- */
-async function raceSafe(write: () => Promise<void>): Promise<void> {
-  try {
-    await write();
-  } catch (err) {
-    if ((err as { code?: unknown } | null)?.code !== 'P2002') throw err;
-    await write();
-  }
 }

@@ -1,9 +1,9 @@
 import { fromBeijingTime } from '../../infra/wechat/time.js';
 import type { CoreDeps } from '../deps.js';
-import { type LiveOrder, readLiveOrder, liveOrderFromRow } from './order-view.js';
-import { persistPaid, persistReview, type PaymentRecord } from './order-records.js';
+import { type LiveOrder, readLiveOrder } from './order-view.js';
+import { recordPaymentForFinalOrder, type PaymentRecord } from './order-records.js';
 import { Transition } from './transition-codes.js';
-import { orderTransitions } from './transitions.js';
+import { type RecordedPayment, orderTransitions } from './transitions.js';
 
 export type PaymentOutcome = 'paid' | 'duplicate' | 'amount-mismatch' | 'paid-after-close' | 'failed-payment' | 'unknown-order';
 
@@ -33,9 +33,13 @@ function paymentRecord(fields: PaymentFields): PaymentRecord {
   };
 }
 
+/** What a transition records of a payment (the persister writes it as the payment event). */
+const recorded = (p: PaymentRecord): RecordedPayment => ({ transactionId: p.transactionId, totalFee: p.totalFee, payTimeMs: p.payTime.getTime(), fields: p.fields });
+
 /**
- * The payment-result path (design §4.5), shared by payment events and by a close that found the
- * order already paid. Idempotent: every step is a compare-and-set or an idempotent write.
+ * The payment-result path (design §4.5, §6), shared by payment events and by a close that found
+ * the order already paid. Redis only (one compare-and-set; the outbox takes the result to MySQL),
+ * so it is idempotent and fast. Only a payment for an order that has left Redis reads MySQL.
  */
 export async function applyPayment(deps: CoreDeps, fields: PaymentFields): Promise<PaymentOutcome> {
   const orderId = fields.out_trade_no ?? '';
@@ -55,28 +59,32 @@ export async function applyPayment(deps: CoreDeps, fields: PaymentFields): Promi
   if (!live) return applyToFinalOrder(deps, orderId, payment);
 
   const order = orderTransitions(deps, orderId, live.goodsId);
-  const code = await order.markPaid(payment.transactionId, payment.totalFee, payment.payTime.getTime());
-  const now = (await order.read()) ?? live;
+  const code = await order.markPaid(recorded(payment), lateReason(payment), live.userId);
   switch (code) {
     case Transition.Done:
-    case Transition.AlreadyDone: {
-      const result = await persistPaid(deps.prisma, now, payment);
+    case Transition.AlreadyDone:
       await deps.queues.removeCloseJob(orderId);
       if (code === Transition.Done) {
         deps.metrics.ordersPaid.inc();
-        log.info({ money: now.money }, 'order paid');
+        log.info({ money: live.money }, 'order paid');
+        return 'paid';
       }
-      return result === 'applied' ? 'paid' : 'duplicate';
-    }
+      return 'duplicate';
     case Transition.AmountMismatch:
       await recordAmountMismatch(deps, live, payment);
       return 'amount-mismatch';
     case Transition.IsClosed:
-      return paidAfterClose(deps, now, payment);
+      // recorded on the order with a PAID_AFTER_CLOSE review by markPaid itself
+      deps.metrics.ordersToReview.inc({ kind: 'PAID_AFTER_CLOSE' });
+      log.warn(lateReason(payment));
+      return 'paid-after-close';
     default:
       throw new Error(`markPaid returned unexpected code ${code} for order ${orderId}`);
   }
 }
+
+const lateReason = (payment: PaymentRecord) =>
+  `payment ${payment.transactionId} of ${payment.totalFee} fen arrived after the order was closed: refund needed`;
 
 /**
  * The notify endpoint's amount check (WeChat's rule: `total_fee`, not `cash_fee`, must equal the
@@ -96,27 +104,14 @@ export async function refuseWrongAmount(deps: CoreDeps, fields: PaymentFields): 
 }
 
 /**
- * UNPAID | CLOSING | NEEDS_REVIEW → NEEDS_REVIEW with an AMOUNT_MISMATCH review: the buyer paid
- * a different amount, a person must refund or settle it; the unit stays held. The review is
- * written only if the CAS succeeded, so an order that became PAID or CLOSED meanwhile is never
- * overwritten with NEEDS_REVIEW in MySQL.
+ * UNPAID | CLOSING | NEEDS_REVIEW → NEEDS_REVIEW with an AMOUNT_MISMATCH review and the payment
+ * recorded on the order: the buyer paid a different amount, a person must refund or settle it;
+ * the unit stays held. Repeats of the same notification change nothing.
  */
 async function recordAmountMismatch(deps: CoreDeps, live: LiveOrder, payment: PaymentRecord): Promise<string> {
   const reason = `total_fee ${payment.totalFee} differs from the order amount ${live.money}`;
-  const order = orderTransitions(deps, live.orderId, live.goodsId);
-  const code = await order.markNeedsReview(reason);
+  const code = await orderTransitions(deps, live.orderId, live.goodsId).markNeedsReview('AMOUNT_MISMATCH', reason, recorded(payment));
   if (code === Transition.Done || code === Transition.AlreadyDone) {
-    const now = (await order.read()) ?? live;
-    // Prisma's upsert reads then writes: concurrent copies of one notification can both INSERT
-    // (the order row, then the review item); the loser tries again and finds the row to update
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await persistReview(deps.prisma, { ...now, status: 'NEEDS_REVIEW' }, 'AMOUNT_MISMATCH', reason, payment);
-        break;
-      } catch (err) {
-        if ((err as { code?: unknown } | null)?.code !== 'P2002' || attempt >= 3) throw err;
-      }
-    }
     await deps.queues.removeCloseJob(live.orderId);
     if (code === Transition.Done) deps.metrics.ordersToReview.inc({ kind: 'AMOUNT_MISMATCH' });
   }
@@ -124,16 +119,10 @@ async function recordAmountMismatch(deps: CoreDeps, live: LiveOrder, payment: Pa
   return reason;
 }
 
-async function paidAfterClose(deps: CoreDeps, order: Parameters<typeof persistReview>[1], payment: PaymentRecord): Promise<PaymentOutcome> {
-  // the unit was already put back on sale; it is never sold twice: the buyer must be refunded
-  const reason = `payment ${payment.transactionId} of ${payment.totalFee} fen arrived after the order was closed: refund needed`;
-  await persistReview(deps.prisma, order, 'PAID_AFTER_CLOSE', reason, payment);
-  deps.metrics.ordersToReview.inc({ kind: 'PAID_AFTER_CLOSE' });
-  deps.logger.warn({ orderId: order.orderId }, reason);
-  return 'paid-after-close';
-}
-
-/** The order has left Redis: MySQL knows its final state. */
+/**
+ * The order has left Redis (a day after it was persisted): MySQL knows its final state. The one
+ * place the payment path writes MySQL itself; the job retries it if MySQL is down.
+ */
 async function applyToFinalOrder(deps: CoreDeps, orderId: string, payment: PaymentRecord): Promise<PaymentOutcome> {
   const row = await deps.prisma.seckillOrder.findUnique({ where: { id: orderId } });
   if (!row) {
@@ -141,9 +130,9 @@ async function applyToFinalOrder(deps: CoreDeps, orderId: string, payment: Payme
     return 'unknown-order';
   }
   if (row.status === 'PAID') return 'duplicate';
-  const order = liveOrderFromRow(row);
-  if (row.status === 'CLOSED') return paidAfterClose(deps, order, payment);
-  // NEEDS_REVIEW long ago and gone from Redis: record the payment for the person deciding
-  await persistReview(deps.prisma, order, 'PAID_AFTER_CLOSE', `payment ${payment.transactionId} arrived for an order in review`, payment);
+  const reason = row.status === 'CLOSED' ? lateReason(payment) : `payment ${payment.transactionId} arrived for an order in review`;
+  await recordPaymentForFinalOrder(deps.prisma, orderId, reason, payment);
+  deps.metrics.ordersToReview.inc({ kind: 'PAID_AFTER_CLOSE' });
+  deps.logger.warn({ orderId }, reason);
   return 'paid-after-close';
 }

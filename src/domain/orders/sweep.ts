@@ -5,7 +5,7 @@ import { parseLiveOrder } from './order-view.js';
 export interface SweepReport {
   goods: number;
   rescheduled: number;
-  drift: { goodsId: string; durable: number; available: number; held: number; drift: number }[];
+  drift: { goodsId: string; durable: number; available: number; held: number; paidPending: number; drift: number }[];
 }
 
 /** Orders due this long ago and still without a job are rescued (a running job is not "missing"). */
@@ -17,7 +17,8 @@ const BATCH = 500;
  * 1. puts any goods Redis has lost back on sale (loadGoods never double-counts held units);
  * 2. re-schedules overdue UNPAID/CLOSING orders whose timeout job is missing (a crash between
  *    timer-pump pop and job add, a lost job);
- * 3. checks, per goods, durable stock = live available + units held, and reports any drift.
+ * 3. checks, per goods, durable stock = live available + units held + units paid in Redis that
+ *    MySQL has not counted yet (the outbox, design §6), and reports any drift.
  */
 export async function sweep(deps: CoreDeps): Promise<SweepReport> {
   await reloadLiveGoods(deps);
@@ -50,14 +51,17 @@ export async function sweep(deps: CoreDeps): Promise<SweepReport> {
 
 async function stockDrift(deps: CoreDeps, goodsId: string) {
   const k = deps.keys.forGoods(goodsId);
-  const [row, available, held] = await Promise.all([
-    deps.prisma.seckillGoods.findUnique({ where: { id: BigInt(goodsId) }, select: { stockCount: true } }),
-    deps.redis.get(k.stock),
-    deps.redis.zcard(k.held),
-  ]);
+  // Redis first, in one round trip, then MySQL: a persister batch committing in between shows as
+  // a transient -n drift (counted twice), never as a hidden shortfall.
+  const replies = (await deps.redis.multi().get(k.stock).zcard(k.held).scard(k.paidPending).exec()) ?? [];
+  const [available, held, paidPending] = replies.map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+  const row = await deps.prisma.seckillGoods.findUnique({ where: { id: BigInt(goodsId) }, select: { stockCount: true } });
   const durable = row?.stockCount ?? 0;
   const live = Number(available ?? 0);
-  const drift = durable - (live + held);
+  const drift = durable - (live + Number(held) + Number(paidPending));
   deps.metrics.stockDrift.set({ goods_id: goodsId }, drift);
-  return { goodsId, durable, available: live, held, drift };
+  return { goodsId, durable, available: live, held: Number(held), paidPending: Number(paidPending), drift };
 }

@@ -4,11 +4,20 @@ import type { CloseReason, Transition } from './transition-codes.js';
 
 /**
  * Typed calls of the Lua transitions for one order. Keeps key construction in one place so
- * handlers read as the design's table.
+ * handlers read as the design's table. Every transition that makes an order final also appends
+ * it to the goods' outbox (design §6); the persister takes it to MySQL from there.
  */
 
-/** Final orders stay in Redis a day after they are persisted (idempotency, fast reads). */
-const FINAL_TTL_SECONDS = 24 * 3600;
+/** Review kinds a transition can record on an order (the persister writes one review item each). */
+export type ReviewKind = 'CLOSE_FAILED' | 'AMOUNT_MISMATCH' | 'PAID_AFTER_CLOSE';
+
+/** A payment event to record with a transition: its transaction id and the fields as received. */
+export interface RecordedPayment {
+  transactionId: string;
+  totalFee: number;
+  payTimeMs: number;
+  fields: Readonly<Record<string, string>>;
+}
 
 export function orderTransitions(deps: Pick<CoreDeps, 'redis' | 'keys'>, orderId: string, goodsId: string) {
   const k = deps.keys.forGoods(goodsId);
@@ -23,11 +32,23 @@ export function orderTransitions(deps: Pick<CoreDeps, 'redis' | 'keys'>, orderId
     },
     beginClose: (reason: CloseReason, reopenReview = false) => deps.redis.beginClose(orderKey, k.held, reason, reopenReview ? '1' : '0'),
     async closeWithRestock(): Promise<Transition> {
-      return deps.redis.closeWithRestock(orderKey, k.stock, k.held, await this.buyerKey(), FINAL_TTL_SECONDS);
+      return deps.redis.closeWithRestock(orderKey, k.stock, k.held, await this.buyerKey(), k.outbox);
     },
-    async markPaid(transactionId: string, totalFee: number, payTimeMs: number): Promise<Transition> {
-      return deps.redis.markPaid(orderKey, k.held, await this.buyerKey(), transactionId, totalFee, payTimeMs, FINAL_TTL_SECONDS);
+    /**
+     * `userId` when the caller has already read the order (saves a round trip on the payment
+     * path); `lateReason` is recorded as a PAID_AFTER_CLOSE review if the order is CLOSED.
+     */
+    async markPaid(payment: RecordedPayment, lateReason: string, userId?: string): Promise<Transition> {
+      const buyer = userId === undefined ? await this.buyerKey() : k.buyer(userId);
+      return deps.redis.markPaid(
+        orderKey, k.held, buyer, k.outbox, k.paidPending,
+        payment.transactionId, payment.totalFee, payment.payTimeMs, JSON.stringify(payment.fields), lateReason.slice(0, 1000),
+      );
     },
-    markNeedsReview: (reason: string) => deps.redis.markNeedsReview(orderKey, k.held, reason.slice(0, 500)),
+    markNeedsReview: (kind: Exclude<ReviewKind, 'PAID_AFTER_CLOSE'>, reason: string, payment?: RecordedPayment) =>
+      deps.redis.markNeedsReview(
+        orderKey, k.held, k.outbox,
+        kind, reason.slice(0, 500), payment?.transactionId ?? '', payment ? JSON.stringify(payment.fields) : '',
+      ),
   };
 }

@@ -35,9 +35,22 @@ export const QUEUE_OF = {
 export type QueueName = (typeof QUEUE_OF)[JobName];
 export const QUEUE_NAMES = [...new Set(Object.values(QUEUE_OF))] as QueueName[];
 
+/** Job-id-safe text: anything but letters, digits, `_` and `-` becomes `_` (never a `:`). */
+const safe = (text: string) => text.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80);
+
 export const jobId = {
   closeOrder: (orderId: string) => `timeout-${orderId}`,
-  payment: (outTradeNo: string) => `payment-${outTradeNo}`,
+  /**
+   * One id per payment *event*, not per order (design §6), so one event never hides another:
+   * a success is `payment-<out_trade_no>-<transaction_id>`; any other result is keyed by its
+   * result code and its signature (copies of one notification share it, different events do
+   * not). Repeats of the same event still collapse into one job.
+   */
+  payment(fields: Readonly<Record<string, string>>): string {
+    const order = safe(fields.out_trade_no ?? '');
+    if (fields.result_code === 'SUCCESS' && fields.transaction_id) return `payment-${order}-${safe(fields.transaction_id)}`;
+    return `payment-${order}-${safe(fields.result_code || 'NORESULT')}-${safe(fields.sign ?? fields.nonce_str ?? '')}`;
+  },
 };
 
 export const SWEEPER_SCHEDULER_ID = 'sweeper';

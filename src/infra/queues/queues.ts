@@ -100,10 +100,11 @@ export class Queues {
     }
   }
 
-  async addPaymentEvent(event: PaymentEventJob, outTradeNo: string): Promise<void> {
+  /** Store a payment event as its job (id per event: duplicates of one event collapse). */
+  async addPaymentEvent(event: PaymentEventJob): Promise<void> {
     await this.byName['payment-result'].add('apply-payment', event, {
       ...defaultJobOptions('apply-payment', this.retry),
-      jobId: jobId.payment(outTradeNo),
+      jobId: jobId.payment(event),
     });
   }
 

@@ -9,6 +9,20 @@ export interface GoodsKeys {
   held: string;
   /** list of `orderId:deadlineMs` timer requests queued by reserveOrder for the timer pump */
   timers: string;
+  /**
+   * zset orderId -> ms it started waiting: orders whose final state (CLOSED, PAID,
+   * NEEDS_REVIEW, a payment after close) MySQL does not have yet. Appended by the transition
+   * scripts, drained by the persister (src/domain/outbox), design §6.
+   */
+  outbox: string;
+  /** hash orderId -> reason: outbox entries the persister could not read, set aside for a person */
+  outboxRejected: string;
+  /** set of orderIds PAID in Redis whose sale MySQL's stock_count does not count yet */
+  paidPending: string;
+  /** the persister's lease on this goods' outbox (holder id, expires) */
+  persisterLease: string;
+  /** prefix of the order hashes (for scripts handed many order ids) */
+  orderPrefix: string;
   order(orderId: string): string;
   buyer(userId: string): string;
 }
@@ -30,6 +44,11 @@ export function keySpace(prefix: string): KeySpace {
         stock: `${base}:stock`,
         held: `${base}:held`,
         timers: `${base}:timers`,
+        outbox: `${base}:outbox`,
+        outboxRejected: `${base}:outbox-rejected`,
+        paidPending: `${base}:paid-pending`,
+        persisterLease: `${base}:persister-lease`,
+        orderPrefix: `${base}:order:`,
         order: (orderId) => `${base}:order:${orderId}`,
         buyer: (userId) => `${base}:buyer:${userId}`,
       };

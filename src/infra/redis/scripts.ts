@@ -19,16 +19,24 @@ declare module 'ioredis' {
       orderId: string, userId: string, goodsId: string, windowMs: number,
     ): Result<ReserveReply, Context>;
     beginClose(order: string, held: string, reason: string, reopenReview: '0' | '1'): Result<Transition, Context>;
-    closeWithRestock(order: string, stock: string, held: string, buyer: string, ttlSeconds: number): Result<Transition, Context>;
+    closeWithRestock(order: string, stock: string, held: string, buyer: string, outbox: string): Result<Transition, Context>;
     markPaid(
-      order: string, held: string, buyer: string,
-      transactionId: string, totalFee: number, payTimeMs: number, ttlSeconds: number,
+      order: string, held: string, buyer: string, outbox: string, paidPending: string,
+      transactionId: string, totalFee: number, payTimeMs: number, paymentJson: string, lateReason: string,
     ): Result<Transition, Context>;
-    markNeedsReview(order: string, held: string, reason: string): Result<Transition, Context>;
+    markNeedsReview(
+      order: string, held: string, outbox: string,
+      kind: string, reason: string, transactionId: string, paymentJson: string,
+    ): Result<Transition, Context>;
     loadGoods(
-      goods: string, stock: string, held: string,
+      goods: string, stock: string, held: string, paidPending: string,
       title: string, price: number, startMs: number, endMs: number, stockCount: number,
     ): Result<LoadReply, Context>;
+    /** triples: orderId, outboxVersion, status written */
+    ackOutbox(outbox: string, paidPending: string, orderPrefix: string, ttlSeconds: number, ...triples: string[]): Result<number, Context>;
+    setAsideOutbox(outbox: string, rejected: string, entry: string, reason: string): Result<number, Context>;
+    claimLease(lease: string, holder: string, leaseMs: number): Result<number, Context>;
+    releaseLease(lease: string, holder: string): Result<number, Context>;
   }
 }
 
@@ -42,13 +50,28 @@ interface ScriptFile {
 
 let cache: ScriptFile[] | undefined;
 
+/**
+ * `--- @include "name"` (BullMQ's convention) is replaced by lua/includes/name.lua, so helpers
+ * shared by several transitions (the outbox append) are written once.
+ */
+function withIncludes(lua: string, file: string): string {
+  return lua.replace(/^--- @include "([A-Za-z]+)"$/gm, (_line, name: string) => {
+    const path = join(luaDir, 'includes', `${name}.lua`);
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      throw new Error(`${file} includes ${name}, but ${path} cannot be read`);
+    }
+  });
+}
+
 function scriptFiles(): ScriptFile[] {
   cache ??= readdirSync(luaDir)
     .filter((file) => file.endsWith('.lua'))
     .map((file) => {
       const match = /^([A-Za-z]+)-(\d+)\.lua$/.exec(file);
       if (!match) throw new Error(`Lua file ${file} does not follow verbNoun-<numKeys>.lua`);
-      return { name: match[1]!, numberOfKeys: Number(match[2]), lua: readFileSync(join(luaDir, file), 'utf8') };
+      return { name: match[1]!, numberOfKeys: Number(match[2]), lua: withIncludes(readFileSync(join(luaDir, file), 'utf8'), file) };
     });
   return cache;
 }

@@ -1,15 +1,16 @@
 --[[
   CLOSING -> CLOSED: WeChat confirmed the payment is closed; the unit goes back on sale and the
-  buyer may grab again. The only place a unit is returned to stock.
+  buyer may grab again. The only place a unit is returned to stock. The order joins the goods'
+  outbox; the persister writes it to MySQL and only then sets the hash's expiry.
 
-  KEYS[1] order hash   KEYS[2] stock   KEYS[3] held zset   KEYS[4] buyer
-  ARGV[1] seconds to keep the final order in Redis (it is in MySQL by then)
+  KEYS[1] order hash   KEYS[2] stock   KEYS[3] held zset   KEYS[4] buyer   KEYS[5] outbox zset
 
   Returns
    1 closed, unit restocked
    0 already CLOSED (nothing done: a retried job)
   -10 no such order   -11 PAID   -13 NEEDS_REVIEW   -14 not CLOSING (still UNPAID)
 ]]
+--- @include "appendOutbox"
 local order = redis.call('HMGET', KEYS[1], 'status', 'orderId')
 local status = order[1]
 if not status then return -10 end
@@ -18,11 +19,10 @@ if status == 'PAID' then return -11 end
 if status == 'NEEDS_REVIEW' then return -13 end
 if status ~= 'CLOSING' then return -14 end
 
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = serverTimeMs()
 redis.call('INCR', KEYS[2])
 redis.call('ZREM', KEYS[3], order[2])
 if redis.call('GET', KEYS[4]) == order[2] then redis.call('DEL', KEYS[4]) end
 redis.call('HSET', KEYS[1], 'status', 'CLOSED', 'closedAt', now)
-redis.call('EXPIRE', KEYS[1], ARGV[1])
+appendOutbox(KEYS[5], KEYS[1], order[2], now)
 return 1
