@@ -46,7 +46,7 @@ async function close(goods: Goods, orderId: string): Promise<Transition> {
   return order.closeWithRestock();
 }
 
-const drain = (goods: Goods, afterCommit?: () => void) => drainOutboxBatch(deps, goods.id, { batchSize: 500, ...(afterCommit ? { afterCommit } : {}) });
+const drain = (goods: Goods, afterCommit?: () => Promise<void> | void) => drainOutboxBatch(deps, goods.id, { batchSize: 500, ...(afterCommit ? { afterCommit } : {}) });
 
 async function mysqlFigures(goods: Goods) {
   const prisma = deps.prisma;

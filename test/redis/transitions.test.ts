@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrderIdGenerator } from '../../src/domain/orders/order-id.js';
 import { Transition } from '../../src/domain/orders/transition-codes.js';
-import { orderTransitions } from '../../src/domain/orders/transitions.js';
+import { type RecordedPayment, orderTransitions } from '../../src/domain/orders/transitions.js';
 import { type KeySpace, keySpace } from '../../src/infra/redis/keys.js';
 import { defineScripts } from '../../src/infra/redis/scripts.js';
 import { crc16, hashTag, keySlot, snapshot, snapshotGoods } from './redis-state.js';
@@ -11,7 +11,10 @@ import { crc16, hashTag, keySlot, snapshot, snapshotGoods } from './redis-state.
 /**
  * The Lua transitions on the machine's Redis, called through the ioredis commands of scripts.ts
  * and the typed wrappers of transitions.ts. Each test file has its own key prefix; every test
- * uses its own goods ids, so tests never see each other's keys.
+ * uses its own goods ids, so tests never see each other's keys (the outbox is per goods too).
+ *
+ * Final orders (CLOSED, PAID, NEEDS_REVIEW) join their goods' outbox and keep no expiry until
+ * the persister has written them to MySQL and acked them (ackOutbox sets the expiry then).
  */
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -19,6 +22,9 @@ const PREFIX = `tr${randomBytes(4).toString('hex')}`;
 const PRICE = 4_990;
 const WINDOW_MS = 60_000;
 const N = 50;
+/** The expiry ackOutbox gives persisted PAID / CLOSED orders in these tests. */
+const ACK_TTL_SECONDS = 3_600;
+const LATE = 'paid after the order was closed';
 
 let redis: Redis;
 /** Several connections, so "parallel" callers really arrive on different sockets. */
@@ -59,7 +65,7 @@ const newGoodsId = () => String(1_000 + ++goodsSeq);
 
 async function loadGoods(goodsId: string, { stock = 10, startMs = Date.now() - 3_600_000, endMs = Date.now() + 3_600_000, price = PRICE }: GoodsOptions = {}, r: Redis = redis) {
   const k = keys.forGoods(goodsId);
-  return r.loadGoods(k.goods, k.stock, k.held, `goods ${goodsId}`, price, startMs, endMs, stock);
+  return r.loadGoods(k.goods, k.stock, k.held, k.paidPending, `goods ${goodsId}`, price, startMs, endMs, stock);
 }
 
 async function goodsOnSale(options: GoodsOptions = {}): Promise<string> {
@@ -85,6 +91,60 @@ const stockOf = async (goodsId: string) => Number(await redis.get(keys.forGoods(
 const orderHash = (goodsId: string, orderId: string) => redis.hgetall(keys.forGoods(goodsId).order(orderId));
 const tx = (goodsId: string, orderId: string) => orderTransitions(deps(), orderId, goodsId);
 
+let txSeq = 0;
+/** A fresh WeChat-style transaction id (digits only, as the persister requires). */
+const newTxId = () => `4200000${String(++txSeq).padStart(21, '0')}`;
+
+/** A payment event as the payment path records it (fields as received from WeChat). */
+function payment(transactionId = newTxId(), totalFee = PRICE, payTimeMs = Date.now()): RecordedPayment {
+  return {
+    transactionId,
+    totalFee,
+    payTimeMs,
+    fields: { transaction_id: transactionId, total_fee: String(totalFee), result_code: 'SUCCESS', time_end: '20261201120000' },
+  };
+}
+
+/** The raw scripts on one connection of the pool, so parallel callers use different sockets. */
+function closeOn(r: Redis, goodsId: string, orderId: string, buyer: string) {
+  const k = keys.forGoods(goodsId);
+  return r.closeWithRestock(k.order(orderId), k.stock, k.held, k.buyer(buyer), k.outbox);
+}
+
+function payOn(r: Redis, goodsId: string, orderId: string, buyer: string, p: RecordedPayment, lateReason = LATE) {
+  const k = keys.forGoods(goodsId);
+  return r.markPaid(
+    k.order(orderId), k.held, k.buyer(buyer), k.outbox, k.paidPending,
+    p.transactionId, p.totalFee, p.payTimeMs, JSON.stringify(p.fields), lateReason,
+  );
+}
+
+function reviewOn(r: Redis, goodsId: string, orderId: string, kind: string, reason: string, p?: RecordedPayment) {
+  const k = keys.forGoods(goodsId);
+  return r.markNeedsReview(k.order(orderId), k.held, k.outbox, kind, reason, p?.transactionId ?? '', p ? JSON.stringify(p.fields) : '');
+}
+
+/** ackOutbox for one goods, as the persister calls it after its MySQL commit. */
+function ack(goodsId: string, ...triples: [orderId: string, version: number, written: string][]) {
+  const k = keys.forGoods(goodsId);
+  return redis.ackOutbox(k.outbox, k.paidPending, k.orderPrefix, ACK_TTL_SECONDS, ...triples.flatMap(([o, v, w]) => [o, String(v), w]));
+}
+
+/** The goods' outbox members, the order's outboxVersion (0 if none) and its TTL (-1: no expiry). */
+async function outboxState(goodsId: string, orderId: string) {
+  const k = keys.forGoods(goodsId);
+  const [entries, version, ttl] = await Promise.all([redis.zrange(k.outbox, '0', '-1'), redis.hget(k.order(orderId), 'outboxVersion'), redis.ttl(k.order(orderId))]);
+  return { entries, version: Number(version ?? 0), ttl };
+}
+
+/** The order waits in the outbox exactly once, at `version`, and does not expire. */
+async function expectQueued(goodsId: string, orderId: string, version: number) {
+  expect(await outboxState(goodsId, orderId)).toEqual({ entries: [orderId], version, ttl: -1 });
+}
+
+const outboxScore = async (goodsId: string, orderId: string) => Number(await redis.zscore(keys.forGoods(goodsId).outbox, orderId));
+const paidPendingOf = async (goodsId: string) => (await redis.smembers(keys.forGoods(goodsId).paidPending)).sort();
+
 /** An order brought into the given status through the transitions themselves. */
 async function orderIn(status: 'UNPAID' | 'CLOSING' | 'CLOSED' | 'PAID' | 'NEEDS_REVIEW', stock = 5) {
   const goodsId = await goodsOnSale({ stock });
@@ -92,8 +152,8 @@ async function orderIn(status: 'UNPAID' | 'CLOSING' | 'CLOSED' | 'PAID' | 'NEEDS
   const t = tx(goodsId, orderId);
   if (status === 'CLOSING' || status === 'CLOSED') expect(await t.beginClose('TIMEOUT')).toBe(Transition.Done);
   if (status === 'CLOSED') expect(await t.closeWithRestock()).toBe(Transition.Done);
-  if (status === 'PAID') expect(await t.markPaid('wx-tx-1', PRICE, Date.now())).toBe(Transition.Done);
-  if (status === 'NEEDS_REVIEW') expect(await t.markNeedsReview('close failed: SIGNERROR')).toBe(Transition.Done);
+  if (status === 'PAID') expect(await t.markPaid(payment(), LATE)).toBe(Transition.Done);
+  if (status === 'NEEDS_REVIEW') expect(await t.markNeedsReview('CLOSE_FAILED', 'close failed: SIGNERROR')).toBe(Transition.Done);
   expect((await orderHash(goodsId, orderId)).status).toBe(status);
   return { goodsId, orderId, buyer, t };
 }
@@ -120,7 +180,7 @@ describe('loadGoods', () => {
     await reserved(goodsId);
     await reserved(goodsId);
     const { orderId } = await reserved(goodsId);
-    expect(await tx(goodsId, orderId).markNeedsReview('manual')).toBe(Transition.Done);
+    expect(await tx(goodsId, orderId).markNeedsReview('CLOSE_FAILED', 'manual')).toBe(Transition.Done);
     expect(await stockOf(goodsId)).toBe(7);
 
     await redis.del(keys.forGoods(goodsId).stock);
@@ -133,6 +193,39 @@ describe('loadGoods', () => {
     for (let i = 0; i < 3; i += 1) await reserved(goodsId);
     await redis.del(keys.forGoods(goodsId).stock);
     expect(await loadGoods(goodsId, { stock: 1 })).toEqual([1, 0]);
+  });
+
+  it('after losing the stock key while paid orders wait for the persister, also subtracts paid-pending: no oversell', async () => {
+    const goodsId = await goodsOnSale({ stock: 10 });
+    const k = keys.forGoods(goodsId);
+    await reserved(goodsId); // UNPAID: held
+    const paid = await reserved(goodsId);
+    expect(await tx(goodsId, paid.orderId).markPaid(payment(), LATE)).toBe(Transition.Done);
+    const reviewedThenPaid = await reserved(goodsId);
+    expect(await tx(goodsId, reviewedThenPaid.orderId).markNeedsReview('CLOSE_FAILED', 'close failed')).toBe(Transition.Done);
+    expect(await tx(goodsId, reviewedThenPaid.orderId).markPaid(payment(), LATE)).toBe(Transition.Done);
+    const closed = await reserved(goodsId);
+    expect(await tx(goodsId, closed.orderId).beginClose('TIMEOUT')).toBe(Transition.Done);
+    expect(await tx(goodsId, closed.orderId).closeWithRestock()).toBe(Transition.Done); // its unit is back
+    expect(await stockOf(goodsId)).toBe(7);
+    expect(await redis.zcard(k.held)).toBe(1);
+    expect(await paidPendingOf(goodsId)).toEqual([paid.orderId, reviewedThenPaid.orderId].sort());
+
+    // MySQL has not counted the two sales yet: its stock_count is still 10
+    await redis.del(k.stock);
+    expect(await loadGoods(goodsId, { stock: 10 })).toEqual([1, 10 - 1 - 2]);
+
+    // the persister counts the sales (stock_count 10 → 8) and acks: paid-pending empties, same figure
+    expect(await ack(goodsId, [paid.orderId, 1, 'PAID'], [reviewedThenPaid.orderId, 2, 'PAID'], [closed.orderId, 1, 'CLOSED'])).toBe(3);
+    expect(await paidPendingOf(goodsId)).toEqual([]);
+    await redis.del(k.stock);
+    expect(await loadGoods(goodsId, { stock: 8 })).toEqual([1, 8 - 1]);
+
+    // and the reloaded stock sells exactly the units nobody holds or has bought
+    const replies = await Promise.all(Array.from({ length: 3 * N }, (_, i) => reserve(goodsId, `late-buyer-${i}`, ids.next(goodsId), conn(i))));
+    expect(replies.filter(([code]) => code === Transition.Done)).toHaveLength(7);
+    expect(await stockOf(goodsId)).toBe(0);
+    expect(await redis.zcard(k.held)).toBe(1 + 7); // + 2 sold = the 10 units MySQL started with
   });
 
   it(`${N} parallel loads of one goods put its stock once`, async () => {
@@ -264,10 +357,11 @@ describe('beginClose', () => {
 });
 
 describe('closeWithRestock', () => {
-  it('CLOSING → CLOSED once: stock +1, held entry and buyer marker gone, order expires; again → 0', async () => {
+  it('CLOSING → CLOSED once: stock +1, held entry and buyer marker gone, queued in the outbox without expiry; again → 0', async () => {
     const { goodsId, orderId, buyer, t } = await orderIn('CLOSING');
     const k = keys.forGoods(goodsId);
     const stockBefore = await stockOf(goodsId);
+    const before = Date.now();
     expect(await t.closeWithRestock()).toBe(Transition.Done);
     expect(await stockOf(goodsId)).toBe(stockBefore + 1);
     expect(await redis.zscore(k.held, orderId)).toBeNull();
@@ -275,7 +369,10 @@ describe('closeWithRestock', () => {
     const order = await orderHash(goodsId, orderId);
     expect(order.status).toBe('CLOSED');
     expect(Number(order.closedAt)).toBeGreaterThan(0);
-    expect(await redis.ttl(k.order(orderId))).toBeGreaterThan(0);
+    await expectQueued(goodsId, orderId, 1);
+    // the entry's score is the server time the order started waiting
+    expect(Math.abs((await outboxScore(goodsId, orderId)) - before)).toBeLessThan(5_000);
+    expect(await paidPendingOf(goodsId)).toEqual([]);
     await refusedWithoutChange(goodsId, () => t.closeWithRestock(), Transition.AlreadyDone);
     expect(await stockOf(goodsId)).toBe(stockBefore + 1);
   });
@@ -284,7 +381,7 @@ describe('closeWithRestock', () => {
     const { goodsId, orderId, buyer } = await orderIn('CLOSING');
     const k = keys.forGoods(goodsId);
     await redis.set(k.buyer(buyer), 'some-newer-order');
-    expect(await redis.closeWithRestock(k.order(orderId), k.stock, k.held, k.buyer(buyer), 60)).toBe(Transition.Done);
+    expect(await closeOn(redis, goodsId, orderId, buyer)).toBe(Transition.Done);
     expect(await redis.get(k.buyer(buyer))).toBe('some-newer-order');
   });
 
@@ -292,7 +389,7 @@ describe('closeWithRestock', () => {
     ['UNPAID', Transition.NotClosing],
     ['PAID', Transition.IsPaid],
     ['NEEDS_REVIEW', Transition.InReview],
-  ] as const)('from %s → %i and nothing changes (no unit restocked)', async (status, code) => {
+  ] as const)('from %s → %i and nothing changes (no unit restocked, nothing queued)', async (status, code) => {
     const { goodsId, t } = await orderIn(status);
     await refusedWithoutChange(goodsId, () => t.closeWithRestock(), code);
   });
@@ -302,82 +399,192 @@ describe('closeWithRestock', () => {
     await refusedWithoutChange(goodsId, () => tx(goodsId, ids.next(goodsId)).closeWithRestock(), Transition.OrderNotFound);
   });
 
-  it(`${N} parallel closeWithRestock on one CLOSING order: stock +1 exactly once`, async () => {
+  it(`${N} parallel closeWithRestock on one CLOSING order: stock +1 and one outbox append, exactly once`, async () => {
     const { goodsId, orderId, buyer } = await orderIn('CLOSING');
-    const k = keys.forGoods(goodsId);
     const stockBefore = await stockOf(goodsId);
-    const codes = await Promise.all(Array.from({ length: N }, (_, i) => conn(i).closeWithRestock(k.order(orderId), k.stock, k.held, k.buyer(buyer), 60)));
+    const codes = await Promise.all(Array.from({ length: N }, (_, i) => closeOn(conn(i), goodsId, orderId, buyer)));
     expect(codes.filter((c) => c === Transition.Done)).toHaveLength(1);
     expect(codes.filter((c) => c === Transition.AlreadyDone)).toHaveLength(N - 1);
     expect(await stockOf(goodsId)).toBe(stockBefore + 1);
+    await expectQueued(goodsId, orderId, 1);
   });
 });
 
 describe('markPaid', () => {
-  it.each(['UNPAID', 'CLOSING', 'NEEDS_REVIEW'] as const)('%s → PAID once: the unit is sold (never restocked); again → 0', async (status) => {
+  it.each([
+    ['UNPAID', 1],
+    ['CLOSING', 1],
+    ['NEEDS_REVIEW', 2],
+  ] as const)('%s → PAID once: the unit is sold (never restocked), paid-pending, queued without expiry; again → 0', async (status, version) => {
     const { goodsId, orderId, buyer, t } = await orderIn(status);
     const k = keys.forGoods(goodsId);
     const stockBefore = await stockOf(goodsId);
-    expect(await t.markPaid('wx-4200001', PRICE, 1_700_000_000_000)).toBe(Transition.Done);
+    const p = payment(newTxId(), PRICE, 1_700_000_000_000);
+    expect(await t.markPaid(p, LATE)).toBe(Transition.Done);
     const order = await orderHash(goodsId, orderId);
-    expect(order).toMatchObject({ status: 'PAID', transactionId: 'wx-4200001', payTime: '1700000000000' });
+    expect(order).toMatchObject({ status: 'PAID', transactionId: p.transactionId, payTime: '1700000000000' });
+    expect(JSON.parse(order[`payment:${p.transactionId}`]!)).toEqual(p.fields);
     expect(order.reviewReason).toBeUndefined();
+    expect(order['review:PAID_AFTER_CLOSE']).toBeUndefined();
     expect(await redis.zscore(k.held, orderId)).toBeNull();
     expect(await redis.get(k.buyer(buyer))).toBeNull();
     expect(await stockOf(goodsId)).toBe(stockBefore);
-    expect(await redis.ttl(k.order(orderId))).toBeGreaterThan(0);
+    expect(await paidPendingOf(goodsId)).toEqual([orderId]);
+    // one outbox entry (a NEEDS_REVIEW order was queued already: still one entry, one more version)
+    await expectQueued(goodsId, orderId, version);
     // a duplicate notification (even with another transaction id) changes nothing
-    await refusedWithoutChange(goodsId, () => t.markPaid('wx-4200002', PRICE, Date.now()), Transition.AlreadyDone);
+    await refusedWithoutChange(goodsId, () => t.markPaid(payment(), LATE), Transition.AlreadyDone);
   });
 
-  it('a payment after close → -12, a wrong amount → -15, an unknown order → -10; nothing changes', async () => {
-    const closed = await orderIn('CLOSED');
-    await refusedWithoutChange(closed.goodsId, () => closed.t.markPaid('wx-1', PRICE, Date.now()), Transition.IsClosed);
+  it('a NEEDS_REVIEW order paid later keeps the outbox score of its first append (ZADD NX)', async () => {
+    const { goodsId, orderId, t } = await orderIn('NEEDS_REVIEW');
+    const firstScore = await outboxScore(goodsId, orderId);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await t.markPaid(payment(), LATE)).toBe(Transition.Done);
+    expect(await outboxScore(goodsId, orderId)).toBe(firstScore);
+    await expectQueued(goodsId, orderId, 2);
+  });
+
+  it('a wrong amount → -15, an unknown order → -10; nothing changes', async () => {
     const unpaid = await orderIn('UNPAID');
-    await refusedWithoutChange(unpaid.goodsId, () => unpaid.t.markPaid('wx-2', PRICE - 1, Date.now()), Transition.AmountMismatch);
-    await refusedWithoutChange(unpaid.goodsId, () => tx(unpaid.goodsId, ids.next(unpaid.goodsId)).markPaid('wx-3', PRICE, Date.now()), Transition.OrderNotFound);
+    await refusedWithoutChange(unpaid.goodsId, () => unpaid.t.markPaid(payment(newTxId(), PRICE - 1), LATE), Transition.AmountMismatch);
+    await refusedWithoutChange(unpaid.goodsId, () => tx(unpaid.goodsId, ids.next(unpaid.goodsId)).markPaid(payment(), LATE), Transition.OrderNotFound);
   });
 
-  it(`${N} parallel markPaid on one order: one 1, the rest 0`, async () => {
+  it('a payment after close → -12: recorded once (payment + PAID_AFTER_CLOSE review), queued again; the order stays CLOSED', async () => {
+    const { goodsId, orderId, t } = await orderIn('CLOSED');
+    const k = keys.forGoods(goodsId);
+    const stockBefore = await stockOf(goodsId);
+    const p = payment();
+    expect(await t.markPaid(p, 'paid 5 s after the close')).toBe(Transition.IsClosed);
+    const order = await orderHash(goodsId, orderId);
+    expect(order).toMatchObject({ status: 'CLOSED', 'review:PAID_AFTER_CLOSE': 'paid 5 s after the close' });
+    expect(JSON.parse(order[`payment:${p.transactionId}`]!)).toEqual(p.fields);
+    expect(order.transactionId).toBeUndefined();
+    expect(order.payTime).toBeUndefined();
+    // the unit was already back on sale: no sale, nothing held, nothing paid-pending
+    expect(await stockOf(goodsId)).toBe(stockBefore);
+    expect(await redis.zcard(k.held)).toBe(0);
+    expect(await paidPendingOf(goodsId)).toEqual([]);
+    await expectQueued(goodsId, orderId, 2);
+    // the same notification again (any reason) changes nothing
+    await refusedWithoutChange(goodsId, () => t.markPaid(p, 'redelivered'), Transition.IsClosed);
+    // even with a wrong amount: the same transaction is already recorded
+    await refusedWithoutChange(goodsId, () => t.markPaid({ ...p, totalFee: PRICE + 1 }, 'redelivered'), Transition.IsClosed);
+  });
+
+  it(`${N} parallel markPaid on one order: one 1, the rest 0; one payment, one outbox append`, async () => {
     const { goodsId, orderId, buyer } = await orderIn('UNPAID');
     const k = keys.forGoods(goodsId);
-    const codes = await Promise.all(
-      Array.from({ length: N }, (_, i) => conn(i).markPaid(k.order(orderId), k.held, k.buyer(buyer), `wx-${i}`, PRICE, Date.now(), 60)),
-    );
+    const payments = Array.from({ length: N }, () => payment());
+    const codes = await Promise.all(payments.map((p, i) => payOn(conn(i), goodsId, orderId, buyer, p)));
     expect(codes.filter((c) => c === Transition.Done)).toHaveLength(1);
     expect(codes.filter((c) => c === Transition.AlreadyDone)).toHaveLength(N - 1);
     expect(await redis.zcard(k.held)).toBe(0);
+    const order = await orderHash(goodsId, orderId);
+    const winner = payments[codes.indexOf(Transition.Done)]!;
+    expect(order.transactionId).toBe(winner.transactionId);
+    expect(Object.keys(order).filter((f) => f.startsWith('payment:'))).toEqual([`payment:${winner.transactionId}`]);
+    expect(await paidPendingOf(goodsId)).toEqual([orderId]);
+    await expectQueued(goodsId, orderId, 1);
   });
 
-  it('pay/close race: parallel markPaid and closeWithRestock on a CLOSING order → exactly one wins', async () => {
+  it(`${N} parallel deliveries of one payment after close: all -12, recorded and appended once`, async () => {
+    const { goodsId, orderId, buyer } = await orderIn('CLOSED');
+    const p = payment();
+    const codes = await Promise.all(Array.from({ length: N }, (_, i) => payOn(conn(i), goodsId, orderId, buyer, p, `late ${i}`)));
+    expect(codes.every((c) => c === Transition.IsClosed)).toBe(true);
+    const order = await orderHash(goodsId, orderId);
+    expect(Object.keys(order).filter((f) => f.startsWith('payment:'))).toEqual([`payment:${p.transactionId}`]);
+    expect(order['review:PAID_AFTER_CLOSE']).toMatch(/^late \d+$/);
+    await expectQueued(goodsId, orderId, 2);
+  });
+
+  it('distinct payments after close are each recorded: the version moves once per new payment', async () => {
+    const { goodsId, orderId, buyer } = await orderIn('CLOSED');
+    const payments = Array.from({ length: 5 }, () => payment());
+    const codes = await Promise.all(payments.map((p, i) => payOn(conn(i), goodsId, orderId, buyer, p)));
+    expect(codes.every((c) => c === Transition.IsClosed)).toBe(true);
+    const order = await orderHash(goodsId, orderId);
+    expect(Object.keys(order).filter((f) => f.startsWith('payment:')).sort()).toEqual(payments.map((p) => `payment:${p.transactionId}`).sort());
+    await expectQueued(goodsId, orderId, 1 + payments.length);
+  });
+
+  it('pay/close race: parallel markPaid and closeWithRestock on a CLOSING order → exactly one wins, one outbox entry', async () => {
     for (let round = 0; round < 10; round += 1) {
       const { goodsId, orderId, buyer } = await orderIn('CLOSING');
-      const k = keys.forGoods(goodsId);
       const stockBefore = await stockOf(goodsId);
+      const p = payment();
       const calls = Array.from({ length: 20 }, (_, i) =>
         i % 2 === 0
-          ? conn(i).markPaid(k.order(orderId), k.held, k.buyer(buyer), 'wx-race', PRICE, Date.now(), 60).then((c) => ({ op: 'paid', c }))
-          : conn(i).closeWithRestock(k.order(orderId), k.stock, k.held, k.buyer(buyer), 60).then((c) => ({ op: 'closed', c })),
+          ? payOn(conn(i), goodsId, orderId, buyer, p).then((c) => ({ op: 'paid', c }))
+          : closeOn(conn(i), goodsId, orderId, buyer).then((c) => ({ op: 'closed', c })),
       );
       const results = await Promise.all(calls);
       const winners = results.filter((r) => r.c === Transition.Done);
       expect(winners).toHaveLength(1);
-      const status = (await orderHash(goodsId, orderId)).status;
-      expect(status).toBe(winners[0]!.op === 'paid' ? 'PAID' : 'CLOSED');
-      expect(await stockOf(goodsId)).toBe(stockBefore + (status === 'CLOSED' ? 1 : 0));
+      const order = await orderHash(goodsId, orderId);
+      expect(order.status).toBe(winners[0]!.op === 'paid' ? 'PAID' : 'CLOSED');
+      expect(await stockOf(goodsId)).toBe(stockBefore + (order.status === 'CLOSED' ? 1 : 0));
+      if (order.status === 'PAID') {
+        expect(await paidPendingOf(goodsId)).toEqual([orderId]);
+        await expectQueued(goodsId, orderId, 1);
+      } else {
+        // every payment call came after the close: the payment is recorded once, for a refund
+        expect(results.filter((r) => r.op === 'paid').every((r) => r.c === Transition.IsClosed)).toBe(true);
+        expect(order[`payment:${p.transactionId}`]).toBeDefined();
+        expect(await paidPendingOf(goodsId)).toEqual([]);
+        await expectQueued(goodsId, orderId, 2);
+      }
     }
   });
 });
 
 describe('markNeedsReview', () => {
-  it.each(['UNPAID', 'CLOSING'] as const)('%s → NEEDS_REVIEW once: the unit stays held at +inf; again → 0', async (status) => {
+  it.each(['UNPAID', 'CLOSING'] as const)('%s → NEEDS_REVIEW once: the unit stays held at +inf, queued without expiry; again → 0', async (status) => {
     const { goodsId, orderId, t } = await orderIn(status);
     const stockBefore = await stockOf(goodsId);
-    expect(await t.markNeedsReview('close failed: SIGNERROR')).toBe(Transition.Done);
-    expect(await orderHash(goodsId, orderId)).toMatchObject({ status: 'NEEDS_REVIEW', reviewReason: 'close failed: SIGNERROR' });
+    expect(await t.markNeedsReview('CLOSE_FAILED', 'close failed: SIGNERROR')).toBe(Transition.Done);
+    expect(await orderHash(goodsId, orderId)).toMatchObject({
+      status: 'NEEDS_REVIEW', reviewReason: 'close failed: SIGNERROR', 'review:CLOSE_FAILED': 'close failed: SIGNERROR',
+    });
     expect(await redis.zscore(keys.forGoods(goodsId).held, orderId)).toBe('inf');
     expect(await stockOf(goodsId)).toBe(stockBefore);
-    await refusedWithoutChange(goodsId, () => t.markNeedsReview('another reason'), Transition.AlreadyDone);
+    await expectQueued(goodsId, orderId, 1);
+    // the same kind again (whatever the words) changes nothing
+    await refusedWithoutChange(goodsId, () => t.markNeedsReview('CLOSE_FAILED', 'another reason'), Transition.AlreadyDone);
+  });
+
+  it('a known kind and payment change nothing; a new payment or a new kind is recorded and bumps the version', async () => {
+    const { goodsId, orderId, t } = await orderIn('CLOSING');
+    const first = payment(newTxId(), PRICE - 1);
+    expect(await t.markNeedsReview('AMOUNT_MISMATCH', 'paid 4989, expected 4990', first)).toBe(Transition.Done);
+    expect(JSON.parse((await orderHash(goodsId, orderId))[`payment:${first.transactionId}`]!)).toEqual(first.fields);
+    await expectQueued(goodsId, orderId, 1);
+    const firstScore = await outboxScore(goodsId, orderId);
+
+    // known kind + known payment, and known kind without a payment: no change, no version bump
+    await refusedWithoutChange(goodsId, () => t.markNeedsReview('AMOUNT_MISMATCH', 'redelivered', first), Transition.AlreadyDone);
+    await refusedWithoutChange(goodsId, () => t.markNeedsReview('AMOUNT_MISMATCH', 'no payment this time'), Transition.AlreadyDone);
+
+    // known kind, new payment: recorded
+    const second = payment(newTxId(), PRICE + 1);
+    expect(await t.markNeedsReview('AMOUNT_MISMATCH', 'paid 4991, expected 4990', second)).toBe(Transition.AlreadyDone);
+    expect(JSON.parse((await orderHash(goodsId, orderId))[`payment:${second.transactionId}`]!)).toEqual(second.fields);
+    await expectQueued(goodsId, orderId, 2);
+
+    // new kind: recorded
+    expect(await t.markNeedsReview('CLOSE_FAILED', 'close failed: SIGNERROR')).toBe(Transition.AlreadyDone);
+    expect(await orderHash(goodsId, orderId)).toMatchObject({
+      status: 'NEEDS_REVIEW',
+      reviewReason: 'close failed: SIGNERROR',
+      'review:CLOSE_FAILED': 'close failed: SIGNERROR',
+      'review:AMOUNT_MISMATCH': 'paid 4991, expected 4990',
+    });
+    await expectQueued(goodsId, orderId, 3);
+    await refusedWithoutChange(goodsId, () => t.markNeedsReview('CLOSE_FAILED', 'close failed again'), Transition.AlreadyDone);
+    // the entry still carries the time the order first started waiting
+    expect(await outboxScore(goodsId, orderId)).toBe(firstScore);
   });
 
   it.each([
@@ -385,20 +592,187 @@ describe('markNeedsReview', () => {
     ['CLOSED', Transition.IsClosed],
   ] as const)('from %s → %i and nothing changes', async (status, code) => {
     const { goodsId, t } = await orderIn(status);
-    await refusedWithoutChange(goodsId, () => t.markNeedsReview('late failure'), code);
+    await refusedWithoutChange(goodsId, () => t.markNeedsReview('CLOSE_FAILED', 'late failure'), code);
   });
 
   it('unknown order → -10 and nothing changes', async () => {
     const goodsId = await goodsOnSale();
-    await refusedWithoutChange(goodsId, () => tx(goodsId, ids.next(goodsId)).markNeedsReview('x'), Transition.OrderNotFound);
+    await refusedWithoutChange(goodsId, () => tx(goodsId, ids.next(goodsId)).markNeedsReview('CLOSE_FAILED', 'x'), Transition.OrderNotFound);
   });
 
-  it(`${N} parallel markNeedsReview on one order: one 1, the rest 0`, async () => {
+  it(`${N} parallel markNeedsReview of one kind on one order: one 1, the rest 0, one outbox append`, async () => {
     const { goodsId, orderId } = await orderIn('CLOSING');
-    const k = keys.forGoods(goodsId);
-    const codes = await Promise.all(Array.from({ length: N }, (_, i) => conn(i).markNeedsReview(k.order(orderId), k.held, `reason ${i}`)));
+    const codes = await Promise.all(Array.from({ length: N }, (_, i) => reviewOn(conn(i), goodsId, orderId, 'CLOSE_FAILED', `reason ${i}`)));
     expect(codes.filter((c) => c === Transition.Done)).toHaveLength(1);
     expect(codes.filter((c) => c === Transition.AlreadyDone)).toHaveLength(N - 1);
+    await expectQueued(goodsId, orderId, 1);
+  });
+
+  it(`${N} parallel markNeedsReview with one payment each: every payment recorded, one version per payment`, async () => {
+    const { goodsId, orderId } = await orderIn('UNPAID');
+    const payments = Array.from({ length: N }, () => payment(newTxId(), PRICE - 1));
+    const codes = await Promise.all(payments.map((p, i) => reviewOn(conn(i), goodsId, orderId, 'AMOUNT_MISMATCH', 'wrong amount', p)));
+    expect(codes.filter((c) => c === Transition.Done)).toHaveLength(1);
+    expect(codes.filter((c) => c === Transition.AlreadyDone)).toHaveLength(N - 1);
+    const order = await orderHash(goodsId, orderId);
+    expect(Object.keys(order).filter((f) => f.startsWith('payment:'))).toHaveLength(N);
+    await expectQueued(goodsId, orderId, N);
+  });
+});
+
+describe('ackOutbox', () => {
+  it('removes the acked entries and lets PAID / CLOSED orders expire, never NEEDS_REVIEW; returns the count removed', async () => {
+    const goodsId = await goodsOnSale({ stock: 10 });
+    const [paid, closed, review] = [await reserved(goodsId), await reserved(goodsId), await reserved(goodsId)];
+    expect(await tx(goodsId, paid.orderId).markPaid(payment(), LATE)).toBe(Transition.Done);
+    expect(await tx(goodsId, closed.orderId).beginClose('USER_CANCEL')).toBe(Transition.Done);
+    expect(await tx(goodsId, closed.orderId).closeWithRestock()).toBe(Transition.Done);
+    expect(await tx(goodsId, review.orderId).markNeedsReview('CLOSE_FAILED', 'close failed')).toBe(Transition.Done);
+    const k = keys.forGoods(goodsId);
+    expect((await redis.zrange(k.outbox, '0', '-1')).sort()).toEqual([paid.orderId, closed.orderId, review.orderId].sort());
+
+    expect(await ack(goodsId, [paid.orderId, 1, 'PAID'], [closed.orderId, 1, 'CLOSED'], [review.orderId, 1, 'NEEDS_REVIEW'])).toBe(3);
+    expect(await redis.zcard(k.outbox)).toBe(0);
+    for (const { orderId } of [paid, closed]) {
+      const ttl = await redis.ttl(k.order(orderId));
+      expect(ttl).toBeGreaterThan(ACK_TTL_SECONDS - 60);
+      expect(ttl).toBeLessThanOrEqual(ACK_TTL_SECONDS);
+    }
+    expect(await redis.ttl(k.order(review.orderId))).toBe(-1);
+    expect(await paidPendingOf(goodsId)).toEqual([]);
+
+    // the same batch acked again (a replay) removes nothing
+    expect(await ack(goodsId, [paid.orderId, 1, 'PAID'], [closed.orderId, 1, 'CLOSED'], [review.orderId, 1, 'NEEDS_REVIEW'])).toBe(0);
+  });
+
+  it('keeps an entry whose order moved on after the read, and its paid-pending mark unless the sale was written', async () => {
+    const { goodsId, orderId, t } = await orderIn('NEEDS_REVIEW');
+    // the persister reads version 1 (NEEDS_REVIEW); the payment lands before its ack
+    expect(await t.markPaid(payment(), LATE)).toBe(Transition.Done);
+    expect(await ack(goodsId, [orderId, 1, 'NEEDS_REVIEW'])).toBe(0);
+    await expectQueued(goodsId, orderId, 2);
+    expect(await paidPendingOf(goodsId)).toEqual([orderId]);
+    // the next batch writes the PAID state and acks it
+    expect(await ack(goodsId, [orderId, 2, 'PAID'])).toBe(1);
+    expect(await outboxState(goodsId, orderId)).toMatchObject({ entries: [], version: 2 });
+    expect(await redis.ttl(keys.forGoods(goodsId).order(orderId))).toBeGreaterThan(0);
+    expect(await paidPendingOf(goodsId)).toEqual([]);
+  });
+
+  it('takes a PAID order out of paid-pending even when its version moved on (MySQL has counted the sale)', async () => {
+    const { goodsId, orderId } = await orderIn('PAID');
+    // no transition changes a PAID order today: a later append is simulated by bumping the version
+    await redis.hincrby(keys.forGoods(goodsId).order(orderId), 'outboxVersion', 1);
+    expect(await ack(goodsId, [orderId, 1, 'PAID'])).toBe(0);
+    expect(await paidPendingOf(goodsId)).toEqual([]);
+    await expectQueued(goodsId, orderId, 2);
+  });
+
+  it('a reopened order (written as nothing: not final) leaves the outbox without an expiry', async () => {
+    const { goodsId, orderId, t } = await orderIn('NEEDS_REVIEW');
+    expect(await t.beginClose('TIMEOUT', true)).toBe(Transition.Done);
+    expect(await ack(goodsId, [orderId, 1, ''])).toBe(1);
+    expect(await outboxState(goodsId, orderId)).toEqual({ entries: [], version: 1, ttl: -1 });
+    // its next final state queues it again
+    expect(await t.closeWithRestock()).toBe(Transition.Done);
+    await expectQueued(goodsId, orderId, 2);
+  });
+
+  it('an acked CLOSED order that gets a payment after close stops expiring and is queued again', async () => {
+    const { goodsId, orderId, t } = await orderIn('CLOSED');
+    expect(await ack(goodsId, [orderId, 1, 'CLOSED'])).toBe(1);
+    expect(await redis.ttl(keys.forGoods(goodsId).order(orderId))).toBeGreaterThan(0);
+    expect(await t.markPaid(payment(), LATE)).toBe(Transition.IsClosed);
+    await expectQueued(goodsId, orderId, 2);
+    expect(await ack(goodsId, [orderId, 2, 'CLOSED'])).toBe(1);
+    expect(await redis.ttl(keys.forGoods(goodsId).order(orderId))).toBeGreaterThan(0);
+  });
+
+  it('an order that is not there is ignored: 0 and nothing changes', async () => {
+    const { goodsId } = await orderIn('CLOSED');
+    await refusedWithoutChange(goodsId, () => ack(goodsId, [ids.next(goodsId), 1, 'PAID']), 0);
+    await refusedWithoutChange(goodsId, () => ack(goodsId), 0);
+  });
+
+  it(`${N} parallel acks of one batch remove each entry once`, async () => {
+    const goodsId = await goodsOnSale({ stock: 10 });
+    const orders = [await reserved(goodsId), await reserved(goodsId), await reserved(goodsId)];
+    for (const { orderId } of orders) expect(await tx(goodsId, orderId).markPaid(payment(), LATE)).toBe(Transition.Done);
+    const k = keys.forGoods(goodsId);
+    const triples = orders.flatMap(({ orderId }) => [orderId, '1', 'PAID']);
+    const counts = await Promise.all(Array.from({ length: N }, (_, i) => conn(i).ackOutbox(k.outbox, k.paidPending, k.orderPrefix, ACK_TTL_SECONDS, ...triples)));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(orders.length);
+    expect(await redis.zcard(k.outbox)).toBe(0);
+    expect(await paidPendingOf(goodsId)).toEqual([]);
+  });
+});
+
+describe('setAsideOutbox', () => {
+  it('moves an unreadable entry to the rejected hash with the reason; a second call → 0 and nothing changes', async () => {
+    const goodsId = await goodsOnSale({ stock: 10 });
+    const lost = await reserved(goodsId);
+    const kept = await reserved(goodsId);
+    for (const { orderId } of [lost, kept]) {
+      expect(await tx(goodsId, orderId).beginClose('TIMEOUT')).toBe(Transition.Done);
+      expect(await tx(goodsId, orderId).closeWithRestock()).toBe(Transition.Done);
+    }
+    const k = keys.forGoods(goodsId);
+    await redis.del(k.order(lost.orderId)); // deleted by hand
+    expect(await redis.setAsideOutbox(k.outbox, k.outboxRejected, lost.orderId, 'the order hash is gone')).toBe(1);
+    expect(await redis.zrange(k.outbox, '0', '-1')).toEqual([kept.orderId]);
+    expect(await redis.hgetall(k.outboxRejected)).toEqual({ [lost.orderId]: 'the order hash is gone' });
+    await refusedWithoutChange(goodsId, () => redis.setAsideOutbox(k.outbox, k.outboxRejected, lost.orderId, 'another reason'), 0);
+  });
+
+  it(`${N} parallel set-asides of one entry: exactly one moves it`, async () => {
+    const goodsId = await goodsOnSale();
+    const k = keys.forGoods(goodsId);
+    await redis.zadd(k.outbox, Date.now(), 'not-an-order');
+    const codes = await Promise.all(Array.from({ length: N }, (_, i) => conn(i).setAsideOutbox(k.outbox, k.outboxRejected, 'not-an-order', `reason ${i}`)));
+    expect(codes.filter((c) => c === 1)).toHaveLength(1);
+    expect(await redis.zcard(k.outbox)).toBe(0);
+    expect(await redis.hget(k.outboxRejected, 'not-an-order')).toBe(`reason ${codes.indexOf(1)}`);
+  });
+});
+
+describe('claimLease / releaseLease', () => {
+  const newLease = () => keys.forGoods(newGoodsId()).persisterLease;
+
+  it('one holder at a time: the holder renews it, only the holder releases it', async () => {
+    const lease = newLease();
+    expect(await redis.claimLease(lease, 'p1', 1_000)).toBe(1);
+    expect(await redis.get(lease)).toBe('p1');
+    expect(await redis.claimLease(lease, 'p2', 60_000)).toBe(0);
+    expect(await redis.get(lease)).toBe('p1');
+    expect(await redis.pttl(lease)).toBeLessThanOrEqual(1_000);
+    // renewal by the holder extends it
+    expect(await redis.claimLease(lease, 'p1', 60_000)).toBe(1);
+    expect(await redis.pttl(lease)).toBeGreaterThan(1_000);
+    // release only by the holder
+    expect(await redis.releaseLease(lease, 'p2')).toBe(0);
+    expect(await redis.get(lease)).toBe('p1');
+    expect(await redis.releaseLease(lease, 'p1')).toBe(1);
+    expect(await redis.exists(lease)).toBe(0);
+    expect(await redis.releaseLease(lease, 'p1')).toBe(0);
+    // free again
+    expect(await redis.claimLease(lease, 'p2', 60_000)).toBe(1);
+    expect(await redis.get(lease)).toBe('p2');
+  });
+
+  it('an expired lease is free for another holder', async () => {
+    const lease = newLease();
+    expect(await redis.claimLease(lease, 'p1', 50)).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await redis.releaseLease(lease, 'p1')).toBe(0);
+    expect(await redis.claimLease(lease, 'p2', 60_000)).toBe(1);
+    expect(await redis.get(lease)).toBe('p2');
+  });
+
+  it(`${N} parallel claims by distinct holders: exactly one holds it`, async () => {
+    const lease = newLease();
+    const codes = await Promise.all(Array.from({ length: N }, (_, i) => conn(i).claimLease(lease, `p${i}`, 60_000)));
+    expect(codes.filter((c) => c === 1)).toHaveLength(1);
+    expect(await redis.get(lease)).toBe(`p${codes.indexOf(1)}`);
   });
 });
 
@@ -414,7 +788,11 @@ describe('key layout', () => {
     const { goodsId, orderId, buyer } = await orderIn('UNPAID');
     const k = keys.forGoods(goodsId);
     const expected = crc16(`g:${goodsId}`) % 16384;
-    const named = [k.goods, k.stock, k.held, k.order(orderId), k.buyer(buyer), k.order('99999999999999999999'), k.buyer('x:{y}')];
+    const named = [
+      k.goods, k.stock, k.held, k.timers, k.outbox, k.outboxRejected, k.paidPending, k.persisterLease, `${k.orderPrefix}${orderId}`,
+      k.order(orderId), k.buyer(buyer), k.order('99999999999999999999'), k.buyer('x:{y}'),
+    ];
+    expect(`${k.orderPrefix}${orderId}`).toBe(k.order(orderId)); // what ackOutbox builds from ARGV
     const live = Object.keys(await snapshotGoods(redis, keys, goodsId));
     expect(live.length).toBeGreaterThanOrEqual(5);
     for (const key of [...named, ...live]) {
