@@ -63,9 +63,19 @@ interface GoodsOptions {
 /** A fresh goods id (never loaded) in this file's namespace. */
 const newGoodsId = () => String(1_000 + ++goodsSeq);
 
-async function loadGoods(goodsId: string, { stock = 10, startMs = Date.now() - 3_600_000, endMs = Date.now() + 3_600_000, price = PRICE }: GoodsOptions = {}, r: Redis = redis) {
+/**
+ * loadGoods as the goods service calls it once it has read MySQL: with the sold-acks generation
+ * read before that read (`generation`, default: the current one).
+ */
+async function loadGoods(
+  goodsId: string,
+  { stock = 10, startMs = Date.now() - 3_600_000, endMs = Date.now() + 3_600_000, price = PRICE }: GoodsOptions = {},
+  r: Redis = redis,
+  generation?: string,
+) {
   const k = keys.forGoods(goodsId);
-  return r.loadGoods(k.goods, k.stock, k.held, k.paidPending, `goods ${goodsId}`, price, startMs, endMs, stock);
+  const seen = generation ?? (await r.get(k.soldAcks)) ?? '0';
+  return r.loadGoods(k.goods, k.stock, k.held, k.paidPending, k.soldAcks, `goods ${goodsId}`, price, startMs, endMs, stock, seen);
 }
 
 async function goodsOnSale(options: GoodsOptions = {}): Promise<string> {
@@ -127,7 +137,7 @@ function reviewOn(r: Redis, goodsId: string, orderId: string, kind: string, reas
 /** ackOutbox for one goods, as the persister calls it after its MySQL commit. */
 function ack(goodsId: string, ...triples: [orderId: string, version: number, written: string][]) {
   const k = keys.forGoods(goodsId);
-  return redis.ackOutbox(k.outbox, k.paidPending, k.orderPrefix, ACK_TTL_SECONDS, ...triples.flatMap(([o, v, w]) => [o, String(v), w]));
+  return redis.ackOutbox(k.outbox, k.paidPending, k.soldAcks, k.orderPrefix, ACK_TTL_SECONDS, ...triples.flatMap(([o, v, w]) => [o, String(v), w]));
 }
 
 /** The goods' outbox members, the order's outboxVersion (0 if none) and its TTL (-1: no expiry). */
@@ -226,6 +236,27 @@ describe('loadGoods', () => {
     expect(replies.filter(([code]) => code === Transition.Done)).toHaveLength(7);
     expect(await stockOf(goodsId)).toBe(0);
     expect(await redis.zcard(k.held)).toBe(1 + 7); // + 2 sold = the 10 units MySQL started with
+  });
+
+  it('refuses a durable count read before the persister acked a sale (it would oversell) and takes a fresh one', async () => {
+    const goodsId = await goodsOnSale({ stock: 5 });
+    const k = keys.forGoods(goodsId);
+    const order = await reserved(goodsId);
+    expect(await tx(goodsId, order.orderId).markPaid(payment(), LATE)).toBe(Transition.Done);
+    await redis.del(k.stock);
+    // a loader reads the generation, then MySQL: stock_count 5 (the sale not yet counted)…
+    const before = (await redis.get(k.soldAcks)) ?? '0';
+    // …meanwhile the persister commits stock_count 4 and acks: the sale leaves paid-pending
+    expect(await ack(goodsId, [order.orderId, 1, 'PAID'])).toBe(1);
+    expect(await redis.get(k.soldAcks)).not.toBe(before);
+    // loading 5 - 0 held - 0 pending would sell a unit twice: refused, nothing set
+    expect(await loadGoods(goodsId, { stock: 5 }, redis, before)).toEqual([Transition.StaleDurableStock, 0]);
+    expect(await redis.exists(k.stock)).toBe(0);
+    expect(await loadGoods(goodsId, { stock: 5 }, redis, '')).toEqual([Transition.StaleDurableStock, 0]); // unknown generation
+    // the fresh read after the new generation: 4
+    expect(await loadGoods(goodsId, { stock: 4 })).toEqual([1, 4]);
+    // a live counter never needs the generation
+    expect(await loadGoods(goodsId, { stock: 99 }, redis, 'whatever')).toEqual([0, 4]);
   });
 
   it(`${N} parallel loads of one goods put its stock once`, async () => {
@@ -700,7 +731,7 @@ describe('ackOutbox', () => {
     for (const { orderId } of orders) expect(await tx(goodsId, orderId).markPaid(payment(), LATE)).toBe(Transition.Done);
     const k = keys.forGoods(goodsId);
     const triples = orders.flatMap(({ orderId }) => [orderId, '1', 'PAID']);
-    const counts = await Promise.all(Array.from({ length: N }, (_, i) => conn(i).ackOutbox(k.outbox, k.paidPending, k.orderPrefix, ACK_TTL_SECONDS, ...triples)));
+    const counts = await Promise.all(Array.from({ length: N }, (_, i) => conn(i).ackOutbox(k.outbox, k.paidPending, k.soldAcks, k.orderPrefix, ACK_TTL_SECONDS, ...triples)));
     expect(counts.reduce((a, b) => a + b, 0)).toBe(orders.length);
     expect(await redis.zcard(k.outbox)).toBe(0);
     expect(await paidPendingOf(goodsId)).toEqual([]);

@@ -52,20 +52,36 @@ export function parseGoodsId(id: string): bigint | undefined {
   return /^[1-9]\d{0,18}$/.test(id) ? BigInt(id) : undefined;
 }
 
+const MAX_LOAD_ATTEMPTS = 20;
+
 /**
  * Put one goods on sale in Redis; safe to repeat (never touches a live stock counter). The
  * available stock it sets subtracts held units and paid orders MySQL has not counted yet.
+ * `row` may be a few moments old: if the stock counter is missing and the persister acked a
+ * sale since (loadGoods answers StaleDurableStock), the goods is read again from MySQL after
+ * the sold-acks generation, which is what makes the count safe to use.
  */
-async function loadIntoRedis(deps: Deps, row: GoodsRow): Promise<number> {
-  const id = row.id.toString();
+async function loadIntoRedis(deps: Deps, first: GoodsRow): Promise<number> {
+  const id = first.id.toString();
   const k = deps.keys.forGoods(id);
-  const [code, available] = await deps.redis.loadGoods(
-    k.goods, k.stock, k.held, k.paidPending,
-    row.title, row.price, row.startTime.getTime(), row.endTime.getTime(), row.stockCount,
-  );
-  await deps.redis.sadd(deps.keys.liveGoods, id);
-  if (code === Transition.Done) deps.logger.info({ goodsId: id, available }, 'goods loaded into redis');
-  return available;
+  let row = first;
+  let generation = '';
+  for (let attempt = 1; ; attempt += 1) {
+    const [code, available] = await deps.redis.loadGoods(
+      k.goods, k.stock, k.held, k.paidPending, k.soldAcks,
+      row.title, row.price, row.startTime.getTime(), row.endTime.getTime(), row.stockCount, generation,
+    );
+    if (code !== Transition.StaleDurableStock) {
+      await deps.redis.sadd(deps.keys.liveGoods, id);
+      if (code === Transition.Done) deps.logger.info({ goodsId: id, available }, 'goods loaded into redis');
+      return available;
+    }
+    if (attempt >= MAX_LOAD_ATTEMPTS) throw new Error(`goods ${id}: stock could not be loaded, the persister kept acking sales during ${attempt} attempts`);
+    generation = (await deps.redis.get(k.soldAcks)) ?? '0';
+    const fresh = await deps.prisma.seckillGoods.findUnique({ where: { id: first.id } });
+    if (!fresh) throw goodsNotFound(id);
+    row = fresh;
+  }
 }
 
 export async function createGoods(deps: Deps, input: NewGoods): Promise<GoodsView> {

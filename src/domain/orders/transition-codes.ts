@@ -11,6 +11,7 @@ export enum Transition {
   RepeatOrder = -3,
   SoldOut = -4,
   OrderIdTaken = -5,
+  StaleDurableStock = -6,
   OrderNotFound = -10,
   IsPaid = -11,
   IsClosed = -12,

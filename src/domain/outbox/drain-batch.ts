@@ -69,6 +69,6 @@ export async function drainOutboxBatch(deps: Deps, goodsId: string, opts: DrainO
   await opts.afterCommit?.(goodsId, records);
 
   const triples = records.flatMap((r) => [r.orderId, r.version, r.status ?? '']);
-  result.acked = await deps.redis.ackOutbox(k.outbox, k.paidPending, k.orderPrefix, PERSISTED_ORDER_TTL_SECONDS, ...triples);
+  result.acked = await deps.redis.ackOutbox(k.outbox, k.paidPending, k.soldAcks, k.orderPrefix, PERSISTED_ORDER_TTL_SECONDS, ...triples);
   return result;
 }

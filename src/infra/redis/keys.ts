@@ -19,6 +19,8 @@ export interface GoodsKeys {
   outboxRejected: string;
   /** set of orderIds PAID in Redis whose sale MySQL's stock_count does not count yet */
   paidPending: string;
+  /** counter bumped whenever an ack takes paid orders out of paidPending (loadGoods checks it) */
+  soldAcks: string;
   /** the persister's lease on this goods' outbox (holder id, expires) */
   persisterLease: string;
   /** prefix of the order hashes (for scripts handed many order ids) */
@@ -47,6 +49,7 @@ export function keySpace(prefix: string): KeySpace {
         outbox: `${base}:outbox`,
         outboxRejected: `${base}:outbox-rejected`,
         paidPending: `${base}:paid-pending`,
+        soldAcks: `${base}:sold-acks`,
         persisterLease: `${base}:persister-lease`,
         orderPrefix: `${base}:order:`,
         order: (orderId) => `${base}:order:${orderId}`,

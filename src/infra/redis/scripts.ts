@@ -29,11 +29,11 @@ declare module 'ioredis' {
       kind: string, reason: string, transactionId: string, paymentJson: string,
     ): Result<Transition, Context>;
     loadGoods(
-      goods: string, stock: string, held: string, paidPending: string,
-      title: string, price: number, startMs: number, endMs: number, stockCount: number,
+      goods: string, stock: string, held: string, paidPending: string, soldAcks: string,
+      title: string, price: number, startMs: number, endMs: number, stockCount: number, generation: string,
     ): Result<LoadReply, Context>;
     /** triples: orderId, outboxVersion, status written */
-    ackOutbox(outbox: string, paidPending: string, orderPrefix: string, ttlSeconds: number, ...triples: string[]): Result<number, Context>;
+    ackOutbox(outbox: string, paidPending: string, soldAcks: string, orderPrefix: string, ttlSeconds: number, ...triples: string[]): Result<number, Context>;
     setAsideOutbox(outbox: string, rejected: string, entry: string, reason: string): Result<number, Context>;
     claimLease(lease: string, holder: string, leaseMs: number): Result<number, Context>;
     releaseLease(lease: string, holder: string): Result<number, Context>;
