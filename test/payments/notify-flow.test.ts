@@ -3,6 +3,7 @@ import { jobId } from '../../src/infra/queues/catalogue.js';
 import { fromBeijingTime } from '../../src/infra/wechat/time.js';
 import { eventually } from '../../src/sandbox/testing.js';
 import { type TestSystem, createTestSystem } from '../helpers/system.js';
+import { outboxDrained } from '../worker/support.js';
 import {
   type Goods,
   apiMetrics,
@@ -115,7 +116,8 @@ describe('payment notification → RabbitMQ → bridge → PAID', () => {
       expect(res.statusCode, res.body).toBe(202);
       await waitForStatus(s, buyer, order.orderId, 'CLOSED');
     }
-    // the second order has also left Redis (its final TTL ran out): only MySQL knows it
+    // the second order has also left Redis (its TTL, set once it was persisted, ran out): only MySQL knows it
+    await outboxDrained(s, goods.id);
     const k = s.infra.core.keys;
     await s.infra.core.redis.del(k.forGoods(goods.id).order(gone.orderId));
     await paymentPipelineIdle(s.infra);
