@@ -3,6 +3,7 @@ import type { Connection } from 'rabbitmq-client';
 import { request } from 'undici';
 import { expect } from 'vitest';
 import type { Infra } from '../../src/infra/context.js';
+import { readOutboxLag } from '../../src/domain/outbox/outbox-lag.js';
 import { nonceStr, signFields } from '../../src/infra/wechat/sign.js';
 import { toBeijingTime } from '../../src/infra/wechat/time.js';
 import { buildXml, parseWeChatXml } from '../../src/infra/wechat/xml.js';
@@ -198,18 +199,19 @@ export async function jobCount(infra: Infra, queue: 'payment-result' | 'order-ti
 }
 
 /**
- * Wait until the payment pipeline is idle: no message ready in RabbitMQ and no payment job
- * pending, seen three times in a row (a message the bridge holds unacked is in neither count for
- * a moment).
+ * Wait until the payment pipeline is idle: no message ready in RabbitMQ, no payment job pending
+ * and every outbox drained to MySQL, seen three times in a row (a message the bridge holds
+ * unacked is in neither count for a moment).
  */
 export async function paymentPipelineIdle(infra: Infra, timeoutMs = 15_000): Promise<void> {
   let quiet = 0;
   await eventually(async () => {
-    const [depth, counts] = await Promise.all([
+    const [depth, counts, lag] = await Promise.all([
       queueDepth(infra.amqp, infra.config.amqp.queue),
       infra.core.queues.byName['payment-result'].getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
+      readOutboxLag(infra.core),
     ]);
-    quiet = depth === 0 && Object.values(counts).every((n) => n === 0) ? quiet + 1 : 0;
+    quiet = depth === 0 && Object.values(counts).every((n) => n === 0) && lag.depth === 0 ? quiet + 1 : 0;
     return quiet >= 3 ? true : undefined;
   }, timeoutMs, 100);
 }
