@@ -43,6 +43,7 @@ const schema = z
       .refine((value) => !value.includes('?'), 'must not contain a query string (WeChat rule)')
       .optional(),
     WECHAT_TIMEOUT_MS: positiveInt.default(5_000),
+    WECHAT_CLOSE_MIN_AGE_MS: z.coerce.number().int().min(0).default(300_000),
     JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
     ADMIN_USER: z.string().min(1).optional(),
     ADMIN_PASSWORD: z.string().min(1).optional(),
@@ -80,6 +81,13 @@ const schema = z
         message: 'must be >= 300000 when WECHAT_PAY_BASE_URL is WeChat Pay (closeorder is refused within 5 minutes)',
       });
     }
+    if (base && WECHAT_HOSTS.has(new URL(base).hostname) && env.WECHAT_CLOSE_MIN_AGE_MS < 300_000) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WECHAT_CLOSE_MIN_AGE_MS'],
+        message: 'must be >= 300000 against WeChat Pay: it refuses closeorder within 5 minutes of the order\'s creation',
+      });
+    }
   });
 
 export type RawEnv = Record<string, string | undefined>;
@@ -115,6 +123,8 @@ export interface Config {
     readonly signType: 'MD5' | 'HMAC-SHA256';
     readonly notifyUrl: string;
     readonly timeoutMs: number;
+    /** no closeorder before the WeChat order is this old (WeChat's 5-minute rule) */
+    readonly closeMinAgeMs: number;
   };
   readonly jwtSecret: string;
   readonly admin: { readonly user: string; readonly password: string };
@@ -187,6 +197,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       signType: env.WECHAT_SIGN_TYPE,
       notifyUrl: env.WECHAT_NOTIFY_URL ?? `http://127.0.0.1:${env.PORT}/pay/wechat/notify`,
       timeoutMs: env.WECHAT_TIMEOUT_MS,
+      closeMinAgeMs: env.WECHAT_CLOSE_MIN_AGE_MS,
     },
     jwtSecret: env.JWT_SECRET ?? DEV_JWT_SECRET,
     admin: { user: env.ADMIN_USER ?? DEV_ADMIN_USER, password: env.ADMIN_PASSWORD ?? DEV_ADMIN_PASSWORD },

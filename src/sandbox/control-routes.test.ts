@@ -6,7 +6,8 @@ import { startSandbox, TEST_MERCHANT, type RunningSandbox } from './testing.js';
 let sandbox: RunningSandbox;
 let client: WeChatPayClient;
 beforeAll(async () => {
-  sandbox = await startSandbox();
+  // WeChat's 5-minute close rule (on by default) is off here: these tests close orders at once
+  sandbox = await startSandbox({ faults: { closeRule: false } });
   client = new WeChatPayClient({ baseUrl: sandbox.url, ...TEST_MERCHANT, signType: 'MD5', timeoutMs: 2_000 });
 });
 afterEach(async () => {
@@ -60,7 +61,7 @@ describe('control API', () => {
     expect(more.systemErrorRate.closeorder).toBe(0.5);
     expect(more.tamper).toEqual({ unifiedorder: 'none', orderquery: 'unsigned', closeorder: 'none' });
     await sandbox.reset();
-    expect((await sandbox.control('GET', '/sandbox/faults')).body).toEqual(DEFAULT_FAULTS);
+    expect((await sandbox.control('GET', '/sandbox/faults')).body).toEqual({ ...DEFAULT_FAULTS, closeRule: false }); // as started
   });
 
   it('orders and ledger show what happened; reset forgets it', async () => {

@@ -8,19 +8,26 @@ import type { RawEnv } from '../config/env.js';
  */
 const schema = z.object({
   SANDBOX_TIME_SCALE: z.coerce.number().positive().max(1000).default(1),
+  /** WeChat's 5-minute close rule (× time scale): on, as at WeChat, unless turned off */
+  SANDBOX_CLOSE_RULE: z.enum(['on', 'off']).default('on'),
 });
 
 export interface SandboxEnv {
   readonly timeScale: number;
+  readonly closeRule: boolean;
 }
 
 export function loadSandboxEnv(raw: RawEnv = process.env): SandboxEnv {
-  const value = raw.SANDBOX_TIME_SCALE === '' ? undefined : raw.SANDBOX_TIME_SCALE;
-  const parsed = schema.safeParse({ SANDBOX_TIME_SCALE: value });
+  const pick = (name: keyof z.infer<typeof schema>) => (raw[name] === '' ? undefined : raw[name]);
+  const parsed = schema.safeParse({ SANDBOX_TIME_SCALE: pick('SANDBOX_TIME_SCALE'), SANDBOX_CLOSE_RULE: pick('SANDBOX_CLOSE_RULE') });
   if (!parsed.success) {
-    throw new Error(`Invalid configuration:\n  - SANDBOX_TIME_SCALE: ${parsed.error.issues[0]?.message ?? 'invalid'} (${JSON.stringify(value)})`);
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]) as keyof z.infer<typeof schema>;
+      return `  - ${name}: ${issue.message} (${JSON.stringify(pick(name))})`;
+    });
+    throw new Error(`Invalid configuration:\n${problems.join('\n')}`);
   }
-  return { timeScale: parsed.data.SANDBOX_TIME_SCALE };
+  return { timeScale: parsed.data.SANDBOX_TIME_SCALE, closeRule: parsed.data.SANDBOX_CLOSE_RULE === 'on' };
 }
 
 /** For the entry point: load or print the problem and exit(1), like loadConfigOrExit. */

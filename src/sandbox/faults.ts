@@ -11,8 +11,9 @@ import { z } from 'zod';
  *   lost or untrustworthy; a retry then sees ORDERCLOSED / the re-entry answer.
  * - `closeRule`: WeChat's "no closeorder within 5 minutes of creation" (5 min × time scale).
  *   WeChat documents no answer for it; the sandbox answers the retryable
- *   `err_code=SYSTEMERROR, err_code_des=订单创建5分钟内不能关闭` (a caller retrying with backoff
- *   will get through once the window has passed). Off by default.
+ *   `err_code=SYSTEMERROR, err_code_des=订单创建5分钟内不能关闭`. **On by default**, as at
+ *   WeChat, so `npm start` and the tests meet the rule the product must respect
+ *   (`SANDBOX_CLOSE_RULE=off` or this fault turn it off).
  * - `payDuringClose`: when a closeorder arrives for an unpaid order (all orders when `true`, or
  *   only the listed out_trade_nos), the buyer's payment lands first: the order becomes paid, its
  *   notification is sent, and the close answers ORDERPAID.
@@ -45,7 +46,7 @@ export const DEFAULT_FAULTS: Faults = Object.freeze({
   delayMs: every(0),
   dropRate: every(0),
   tamper: every<Tamper>('none'),
-  closeRule: false,
+  closeRule: true,
   payDuringClose: false,
 });
 

@@ -14,6 +14,7 @@ async function main(): Promise<void> {
   const app = buildSandbox({
     merchant: { appId: config.wechat.appId, mchId: config.wechat.mchId, apiKey: config.wechat.apiKey },
     timeScale: sandboxEnv.timeScale,
+    faults: { closeRule: sandboxEnv.closeRule },
     logger: log,
   });
 
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
   if (process.send) process.once('disconnect', () => stop('SIGTERM'));
 
   const address = await app.listen({ host: config.sandbox.host, port: config.sandbox.port });
-  log.info({ url: address, appid: config.wechat.appId, mchId: config.wechat.mchId, timeScale: sandboxEnv.timeScale }, `wechat pay sandbox listening on ${address}`);
+  log.info({ url: address, appid: config.wechat.appId, mchId: config.wechat.mchId, timeScale: sandboxEnv.timeScale, closeRule: sandboxEnv.closeRule }, `wechat pay sandbox listening on ${address}`);
 }
 
 main().catch((err: unknown) => {

@@ -1,20 +1,34 @@
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import type { CoreDeps } from '../domain/deps.js';
-import { closeOrder } from '../domain/orders/close.js';
+import { CloseNotYetError, closeOrder } from '../domain/orders/close.js';
 import { applyPayment } from '../domain/orders/payment.js';
 import { sweep } from '../domain/orders/sweep.js';
 import { type JobCatalogue, type JobName, QUEUE_OF } from '../infra/queues/catalogue.js';
 
 /** One handler per job of the catalogue; the compiler refuses a missing or extra one. */
-export type Handlers = { [N in JobName]: (deps: CoreDeps, job: Job<JobCatalogue[N]>) => Promise<unknown> };
+export type Handlers = { [N in JobName]: (deps: CoreDeps, job: Job<JobCatalogue[N]>, token: string | undefined) => Promise<unknown> };
+
+// A close waiting for WeChat's 5-minute rule checks again at least this often (a /pay that ends
+// early, a clock that moved), and never sooner than this after its last look.
+const MIN_CLOSE_WAIT_MS = 20;
+const MAX_CLOSE_WAIT_MS = 60_000;
 
 export const handlers: Handlers = {
-  'close-order': (deps, job) =>
-    closeOrder(deps, {
-      orderId: job.data.orderId,
-      goodsId: job.data.goodsId,
-      lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
-    }),
+  'close-order': async (deps, job, token) => {
+    try {
+      return await closeOrder(deps, {
+        orderId: job.data.orderId,
+        goodsId: job.data.goodsId,
+        lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
+      });
+    } catch (err) {
+      if (!(err instanceof CloseNotYetError)) throw err;
+      // back to delayed, without using an attempt (BullMQ's documented pattern)
+      const waitMs = Math.min(MAX_CLOSE_WAIT_MS, Math.max(MIN_CLOSE_WAIT_MS, err.waitMs));
+      await job.moveToDelayed(Date.now() + waitMs, token);
+      throw new DelayedError(err.message);
+    }
+  },
   'apply-payment': (deps, job) => applyPayment(deps, job.data),
   sweep: (deps) => sweep(deps),
 };

@@ -27,10 +27,10 @@ export interface WorkerOptions {
 export async function startWorkers(infra: Infra, opts: WorkerOptions = {}): Promise<WorkerRuntime> {
   assertCatalogueHandled();
   const { config, core } = infra;
-  const dispatch = async (job: Job) => {
-    const handler = handlers[job.name as JobName] as ((deps: typeof core, job: Job) => Promise<unknown>) | undefined;
+  const dispatch = async (job: Job, token?: string) => {
+    const handler = handlers[job.name as JobName] as ((deps: typeof core, job: Job, token: string | undefined) => Promise<unknown>) | undefined;
     if (!handler) throw new Error(`no handler for job ${job.name} in queue ${job.queueName}`);
-    return handler(core, job);
+    return handler(core, job, token);
   };
 
   const workers = QUEUE_NAMES.map((queueName) => {

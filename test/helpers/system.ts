@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { RawEnv } from '../../src/config/env.js';
 import { loadConfig } from '../../src/config/env.js';
 import { type Infra, createInfra, waitForRedis } from '../../src/infra/context.js';
+import type { SandboxOptions } from '../../src/sandbox/app.js';
 import { type RunningSandbox, startSandbox } from '../../src/sandbox/testing.js';
 import { type PaymentBridge, startPaymentBridge } from '../../src/workers/payment-bridge.js';
 import { type WorkerOptions, type WorkerRuntime, startWorkers } from '../../src/workers/runtime.js';
@@ -31,18 +32,22 @@ export interface SystemOptions {
   sweeper?: boolean;
   /** MySQL server for the test database (a private mariadbd for outage tests); default the shared one */
   databaseServerUrl?: string;
+  /** options of the WeChat sandbox (time scale, initial faults) */
+  sandbox?: Partial<SandboxOptions>;
   /** persister options for the in-process workers (false: no persister) */
   persister?: WorkerOptions['persister'];
 }
 
 export async function createTestSystem(options: SystemOptions = {}): Promise<TestSystem> {
-  const sandbox = await startSandbox();
+  const sandbox = await startSandbox(options.sandbox);
   // the notify URL must name the API's port before the API is built: pick a free one
   const port = await freePort();
   const ctx = await createTestContext({
     WECHAT_PAY_BASE_URL: sandbox.url,
     WECHAT_NOTIFY_URL: `http://127.0.0.1:${port}/pay/wechat/notify`,
     ORDER_TIMEOUT_MS: '1000',
+    // the test sandbox (time scale 0.001) enforces WeChat's 5-minute close rule as 300 ms
+    WECHAT_CLOSE_MIN_AGE_MS: '300',
     CLOSE_BACKOFF_MS: '50',
     CLOSE_MAX_ATTEMPTS: '4',
     WORKER_CONCURRENCY: '20',

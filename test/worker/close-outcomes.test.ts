@@ -13,6 +13,7 @@ import {
   grab,
   ledgerCounts,
   newGoods,
+  outboxDrained,
   reserveWithoutJob,
   sandboxState,
   stock,
@@ -23,6 +24,10 @@ import {
  * The timeout path (design §4.6) end to end: the delayed job fires in the in-process workers,
  * closes at the sandbox over HTTP, then the Lua close puts the unit back and MySQL records it.
  */
+/** WeChat's 5-minute close rule in the test sandbox (time scale 0.001), plus a margin. */
+const CLOSE_RULE_MS = 350;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe('order timeout: close outcomes', () => {
   let s: TestSystem;
   beforeAll(async () => {
@@ -62,7 +67,9 @@ describe('order timeout: close outcomes', () => {
     const goodsId = await newGoods(s, 1);
     const order = await grab(s, 'buyer-b', goodsId);
     await createAtWeChat(s, 'buyer-b', order.orderId);
-    // close it at "WeChat" behind our back, with a client of our own
+    // close it at "WeChat" behind our back, with a client of our own (WeChat's 5-minute rule,
+    // 300 ms in the test sandbox, applies to everyone)
+    await sleep(CLOSE_RULE_MS);
     const outsider = new WeChatPayClient({ ...s.config.wechat, baseUrl: s.sandbox.url });
     try {
       expect((await outsider.closeOrder(order.orderId)).kind).toBe('ok');
@@ -129,6 +136,7 @@ describe('order timeout: close outcomes', () => {
       } finally {
         await wechat.close();
       }
+      await sleep(CLOSE_RULE_MS); // created behind /pay's back: our close cannot know its age
       const deps = s.workerInfra.core;
       const runs = await Promise.allSettled(Array.from({ length: 8 }, () => closeOrder(deps, { orderId, goodsId, lastAttempt: false })));
       // a run may lose a MySQL insert race and throw (BullMQ would run it again); none may do harm
@@ -182,6 +190,7 @@ describe('order timeout: close outcomes', () => {
       // BullMQ's remove answers 1 for an id it does not know: only "no throw, no effect" matters
       await expect(s.infra.core.queues.removeCloseJob(order.orderId)).resolves.toBeTypeOf('boolean');
       await expect(s.infra.core.queues.removeCloseJob('1234567890123')).resolves.toBeTypeOf('boolean');
+      await outboxDrained(s, goodsId);
       expect(await getStatus(order.orderId)).toBe('CLOSED');
       expect(await stock(s, goodsId)).toEqual({ stockCount: 1, available: 1, held: 0 });
     });

@@ -22,6 +22,7 @@ export interface OrderJson {
   deadline: string;
   closeReason?: string;
   payTime?: string;
+  closeAfter?: string;
 }
 
 export async function newGoods(s: TestSystem, stockCount = 1, price = 100): Promise<string> {

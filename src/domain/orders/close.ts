@@ -13,6 +13,21 @@ export class RetryableCloseError extends Error {
   }
 }
 
+/**
+ * The close may not call closeorder yet (a /pay in flight, or WeChat's 5-minute rule): the job
+ * waits `waitMs` and runs again, without using an attempt. The order stays CLOSING meanwhile
+ * and may still become PAID.
+ */
+export class CloseNotYetError extends Error {
+  constructor(
+    readonly waitMs: number,
+    readonly why: 'pay-in-flight' | 'wechat-order-too-young',
+  ) {
+    super(`close waits ${waitMs} ms: ${why}`);
+    this.name = 'CloseNotYetError';
+  }
+}
+
 export interface CloseRequest {
   orderId: string;
   goodsId: string;
@@ -41,6 +56,13 @@ export async function closeOrder(deps: CoreDeps, req: CloseRequest): Promise<Clo
   if (began !== Transition.Done && began !== Transition.AlreadyClosing) {
     log.debug({ code: began }, 'close: nothing to do');
     return 'nothing-to-do';
+  }
+  // design §7: never call closeorder early (WeChat documents no answer for it), never while a
+  // /pay may still be creating the WeChat order
+  const delay = await order.closeDelay(deps.config.wechat.closeMinAgeMs);
+  if (delay.reason !== 'none') {
+    log.debug({ waitMs: delay.waitMs, why: delay.reason }, 'close: waiting before closeorder');
+    throw new CloseNotYetError(delay.waitMs, delay.reason);
   }
 
   const result = await deps.wechat.closeOrder(orderId);

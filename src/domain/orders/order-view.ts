@@ -13,6 +13,8 @@ export interface OrderView {
   deadline: string;
   payTime?: string;
   closeReason?: CloseReason;
+  /** CLOSING only: closeorder waits until then (WeChat's 5-minute rule, design §7) */
+  closeAfter?: string;
 }
 
 /** The live order hash in Redis, as written by the Lua transitions. */
@@ -29,6 +31,8 @@ export interface LiveOrder {
   payTime?: number;
   transactionId?: string;
   reviewReason?: string;
+  /** when /pay's WeChat order was created (an upper bound), for the 5-minute rule */
+  wechatOrderAt?: number;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -48,10 +52,13 @@ export function parseLiveOrder(hash: Record<string, string>): LiveOrder | undefi
     ...(hash.payTime ? { payTime: Number(hash.payTime) } : {}),
     ...(hash.transactionId ? { transactionId: hash.transactionId } : {}),
     ...(hash.reviewReason ? { reviewReason: hash.reviewReason } : {}),
+    ...(hash.wechatOrderAt ? { wechatOrderAt: Number(hash.wechatOrderAt) } : {}),
   };
 }
 
-export function liveOrderView(order: LiveOrder): OrderView {
+/** `closeMinAgeMs`: WECHAT_CLOSE_MIN_AGE_MS, to tell a CLOSING order's buyer when the close may happen. */
+export function liveOrderView(order: LiveOrder, closeMinAgeMs?: number, now = Date.now()): OrderView {
+  const closeAfter = order.status === 'CLOSING' && order.wechatOrderAt !== undefined && closeMinAgeMs !== undefined ? order.wechatOrderAt + closeMinAgeMs : undefined;
   return {
     orderId: order.orderId,
     goodsId: order.goodsId,
@@ -61,10 +68,11 @@ export function liveOrderView(order: LiveOrder): OrderView {
     deadline: iso(order.deadline),
     ...(order.payTime ? { payTime: iso(order.payTime) } : {}),
     ...(order.closeReason ? { closeReason: order.closeReason } : {}),
+    ...(closeAfter !== undefined && closeAfter > now ? { closeAfter: iso(closeAfter) } : {}),
   };
 }
 
-type Deps = Pick<CoreDeps, 'redis' | 'keys' | 'prisma'>;
+type Deps = Pick<CoreDeps, 'redis' | 'keys' | 'prisma'> & { config?: Pick<CoreDeps['config'], 'wechat'> };
 
 /** The MySQL record of an order that has left Redis, in the live order's shape. */
 export interface FinalOrderRow {
@@ -113,7 +121,7 @@ export async function getBuyerOrder(deps: Deps, buyerId: string, orderId: string
   const live = await readLiveOrder(deps, orderId);
   if (live) {
     if (live.userId !== buyerId) throw orderNotFound(orderId);
-    return liveOrderView(live);
+    return liveOrderView(live, deps.config?.wechat.closeMinAgeMs);
   }
   const row = await deps.prisma.seckillOrder.findUnique({ where: { id: orderId } });
   if (!row || row.userId !== buyerId) throw orderNotFound(orderId);

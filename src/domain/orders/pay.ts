@@ -1,7 +1,9 @@
 import type { CoreDeps } from '../deps.js';
 import { DomainError, orderNotFound } from '../errors.js';
 import { isOrderId } from './order-id.js';
-import { getBuyerOrder, readLiveOrder } from './order-view.js';
+import { type LiveOrder, getBuyerOrder, readLiveOrder } from './order-view.js';
+import { Transition } from './transition-codes.js';
+import { orderTransitions } from './transitions.js';
 
 export interface PayResult {
   codeUrl: string;
@@ -25,9 +27,35 @@ export async function payOrder(deps: CoreDeps, buyerId: string, orderId: string)
   if (order.userId !== buyerId) throw orderNotFound(orderId);
   if (order.status !== 'UNPAID') throw notPayable(order.status);
 
+  // design §7, pay/close lease: no WeChat order once a close has begun; a close that begins now
+  // waits until this call is over (lease: the call's budget plus a margin)
+  const transitions = orderTransitions(deps, orderId, order.goodsId);
+  const lease = await transitions.beginPay(deps.config.wechat.timeoutMs + PAY_LEASE_MARGIN_MS);
+  if (lease !== Transition.Done) throw notPayable(REFUSED_LEASE[lease] ?? 'no longer payable');
+  let reachedWeChat = true;
+  try {
+    const result = await createWeChatOrder(deps, order);
+    reachedWeChat = !(result.kind === 'fatal' && result.reason === 'invalid-request');
+    return answer(deps, orderId, result);
+  } finally {
+    await transitions.endPay(reachedWeChat);
+  }
+}
+
+const PAY_LEASE_MARGIN_MS = 2_000;
+
+/** What beginPay's refusal means, in the 409's words (the order moved on since it was read). */
+const REFUSED_LEASE: Partial<Record<Transition, string>> = {
+  [Transition.IsClosing]: 'CLOSING (a close has begun)',
+  [Transition.IsPaid]: 'PAID',
+  [Transition.IsClosed]: 'CLOSED',
+  [Transition.InReview]: 'NEEDS_REVIEW',
+};
+
+async function createWeChatOrder(deps: CoreDeps, order: LiveOrder) {
   const title = (await deps.redis.hget(deps.keys.forGoods(order.goodsId).goods, 'title')) ?? `goods ${order.goodsId}`;
   const result = await deps.wechat.unifiedOrder({
-    outTradeNo: orderId,
+    outTradeNo: order.orderId,
     totalFee: order.money,
     body: `秒杀-${title}`.slice(0, 40),
     productId: order.goodsId,
@@ -37,6 +65,10 @@ export async function payOrder(deps: CoreDeps, buyerId: string, orderId: string)
     tradeType: 'NATIVE',
   });
   deps.metrics.wechatCalls.inc({ api: 'unifiedorder', result: result.kind === 'error' ? result.errCode : result.kind });
+  return result;
+}
+
+function answer(deps: CoreDeps, orderId: string, result: Awaited<ReturnType<typeof createWeChatOrder>>): PayResult {
   switch (result.kind) {
     case 'ok':
       if (!result.data.codeUrl) throw new DomainError('PAYMENT_PROVIDER_ERROR', 'WeChat returned no code_url');

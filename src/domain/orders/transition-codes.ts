@@ -18,6 +18,7 @@ export enum Transition {
   InReview = -13,
   NotClosing = -14,
   AmountMismatch = -15,
+  IsClosing = -16,
 }
 
 export type OrderStatus = 'UNPAID' | 'CLOSING' | 'PAID' | 'CLOSED' | 'NEEDS_REVIEW';

@@ -30,6 +30,14 @@ export function orderTransitions(deps: Pick<CoreDeps, 'redis' | 'keys'>, orderId
       const userId = await deps.redis.hget(orderKey, 'userId');
       return k.buyer(userId ?? '');
     },
+    /** The pay side of the pay/close lease (design §7): UNPAID only; endPay when the call is over. */
+    beginPay: (leaseMs: number) => deps.redis.beginPay(orderKey, leaseMs),
+    endPay: (reachedWeChat: boolean) => deps.redis.endPay(orderKey, reachedWeChat ? '1' : '0'),
+    /** ms the close must still wait (a /pay in flight, WeChat's 5-minute rule), and why. */
+    async closeDelay(minAgeMs: number): Promise<{ waitMs: number; reason: 'none' | 'pay-in-flight' | 'wechat-order-too-young' }> {
+      const [waitMs, reason] = await deps.redis.getCloseDelay(orderKey, minAgeMs);
+      return { waitMs, reason: reason === 1 ? 'pay-in-flight' : reason === 2 ? 'wechat-order-too-young' : 'none' };
+    },
     beginClose: (reason: CloseReason, reopenReview = false) => deps.redis.beginClose(orderKey, k.held, reason, reopenReview ? '1' : '0'),
     async closeWithRestock(): Promise<Transition> {
       return deps.redis.closeWithRestock(orderKey, k.stock, k.held, await this.buyerKey(), k.outbox);

@@ -36,6 +36,9 @@ declare module 'ioredis' {
     ackOutbox(outbox: string, paidPending: string, soldAcks: string, orderPrefix: string, ttlSeconds: number, ...triples: string[]): Result<number, Context>;
     setAsideOutbox(outbox: string, rejected: string, entry: string, reason: string): Result<number, Context>;
     claimLease(lease: string, holder: string, leaseMs: number): Result<number, Context>;
+    beginPay(order: string, leaseMs: number): Result<Transition, Context>;
+    endPay(order: string, reachedWeChat: '0' | '1'): Result<Transition, Context>;
+    getCloseDelay(order: string, minAgeMs: number): Result<[waitMs: number, reason: 0 | 1 | 2], Context>;
     releaseLease(lease: string, holder: string): Result<number, Context>;
   }
 }

@@ -10,6 +10,7 @@
    0 already CLOSED (nothing done: a retried job)
   -10 no such order   -11 PAID   -13 NEEDS_REVIEW   -14 not CLOSING (still UNPAID)
 ]]
+--- @include "serverTime"
 --- @include "appendOutbox"
 local order = redis.call('HMGET', KEYS[1], 'status', 'orderId')
 local status = order[1]

@@ -15,6 +15,7 @@
    0 already NEEDS_REVIEW (a new kind or payment is recorded; a known one changes nothing)
   -10 no such order   -11 PAID   -12 CLOSED
 ]]
+--- @include "serverTime"
 --- @include "appendOutbox"
 local order = redis.call('HMGET', KEYS[1], 'status', 'orderId')
 local status = order[1]

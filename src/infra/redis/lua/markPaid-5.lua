@@ -21,6 +21,7 @@
   -12 already CLOSED (payment after close: recorded for refund; also for a repeat of it)
   -15 total_fee differs from the order's amount (nothing changed)
 ]]
+--- @include "serverTime"
 --- @include "appendOutbox"
 local order = redis.call('HMGET', KEYS[1], 'status', 'orderId', 'money')
 local status = order[1]

@@ -12,8 +12,3 @@ local function appendOutbox(outboxKey, orderKey, orderId, nowMs)
   redis.call('HINCRBY', orderKey, 'outboxVersion', 1)
   redis.call('PERSIST', orderKey)
 end
-
-local function serverTimeMs()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
