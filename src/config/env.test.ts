@@ -57,6 +57,14 @@ describe('configuration', () => {
     expect(loadConfig({ ORDER_TIMEOUT_MS: '2000' }).orderTimeoutMs).toBe(2000); // sandbox: short windows are fine
   });
 
+  it("refuses a close min age under WeChat's 5 minutes against the real host, allows it against the sandbox", () => {
+    expect(loadConfig({}).wechat.closeMinAgeMs).toBe(300_000);
+    const found = problems({ WECHAT_PAY_BASE_URL: 'https://api.mch.weixin.qq.com', WECHAT_CLOSE_MIN_AGE_MS: '299999' });
+    expect(found.join()).toMatch(/WECHAT_CLOSE_MIN_AGE_MS: must be >= 300000/);
+    expect(loadConfig({ WECHAT_CLOSE_MIN_AGE_MS: '300' }).wechat.closeMinAgeMs).toBe(300);
+    expect(problems({ WECHAT_CLOSE_MIN_AGE_MS: '-1' }).join()).toMatch(/WECHAT_CLOSE_MIN_AGE_MS/);
+  });
+
   it('refuses a notify URL with a query string (WeChat rule)', () => {
     expect(problems({ WECHAT_NOTIFY_URL: 'http://x/notify?a=1' }).join()).toMatch(/WECHAT_NOTIFY_URL/);
   });
