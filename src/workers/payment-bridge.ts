@@ -1,4 +1,5 @@
-import { type AsyncMessage, type Consumer, ConsumerStatus, type Publisher } from 'rabbitmq-client';
+import { type AsyncMessage, type Consumer, ConsumerStatus } from 'rabbitmq-client';
+import { ConfirmedPublisher } from '../infra/amqp/payment-publisher.js';
 import { verifyNotification } from '../domain/payments/verify-notification.js';
 import { paymentTopology } from '../infra/amqp/payment-topology.js';
 import type { Infra } from '../infra/context.js';
@@ -42,15 +43,24 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export function startPaymentBridge(infra: Infra): PaymentBridge {
   const { config, core } = infra;
   const names = config.amqp;
-  const deadLetters: Publisher = infra.amqp.createPublisher({ confirm: true, maxAttempts: 3, ...paymentTopology(names) });
+  // mandatory + confirmed: a dead-letter queue deleted under us returns the message, and the
+  // event stays unacked in its queue (requeued after a pause) instead of being dropped
+  const deadLetters = new ConfirmedPublisher(infra.amqp, paymentTopology(names), names.publishTimeoutMs);
 
   const reject = async (msg: AsyncMessage, reason: string) => {
+    try {
+      await deadLetters.publish(
+        { exchange: '', routingKey: names.deadLetterQueue, contentType: msg.contentType ?? 'application/json', headers: { 'x-rejection-reason': reason, 'x-original-queue': names.queue } },
+        msg.body,
+      );
+    } catch (err) {
+      core.metrics.bridgeEvents.inc({ result: 'dead-letter-failed' });
+      core.logger.error({ err: (err as Error).message, reason, messageId: msg.messageId }, 'could not dead-letter a rejected payment event; it stays in its queue');
+      await sleep(1_000);
+      throw err; // nack + requeue: never dropped
+    }
     core.metrics.bridgeEvents.inc({ result: 'dead-lettered' });
     core.logger.warn({ reason, messageId: msg.messageId }, 'payment event rejected to the dead-letter queue');
-    await deadLetters.send(
-      { routingKey: names.deadLetterQueue, durable: true, contentType: msg.contentType ?? 'application/json', headers: { 'x-rejection-reason': reason, 'x-original-queue': names.queue } },
-      msg.body,
-    );
     return ConsumerStatus.ACK;
   };
 

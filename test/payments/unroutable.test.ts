@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestSystem, createTestSystem } from '../helpers/system.js';
-import { type Goods, createGoods, declarePaymentTopology, grab, notificationXml, pay, postNotify, queueDepth, waitForStatus } from './support.js';
+import { eventually } from '../../src/sandbox/testing.js';
+import { type Goods, createGoods, declarePaymentTopology, getOrder, grab, notificationFields, notificationXml, pay, postNotify, publishRaw, queueDepth, waitForStatus } from './support.js';
 
 /**
  * A notification must never be answered SUCCESS unless RabbitMQ kept the event. If the queue
@@ -41,5 +42,37 @@ describe('payment event with nowhere to go', () => {
     await declarePaymentTopology(s.infra);
     await s.startWorkers();
     await waitForStatus(s, 'lost-a', order.orderId, 'PAID');
+  });
+
+  it('never drops a rejected event when the dead-letter queue is missing: it stays unacked until it can be dead-lettered', async () => {
+    await s.startWorkers();
+    const names = s.config.amqp;
+    const order = await grab(s, 'lost-dlq', goods.id);
+    // one rejected event first: the bridge's dead-letter channel is set up
+    await publishRaw(s.infra.amqp, s.infra, 'not json');
+    await eventually(async () => ((await queueDepth(s.infra.amqp, names.deadLetterQueue)) === 1 ? true : undefined), 10_000, 50);
+
+    const ch = await s.infra.amqp.acquire();
+    await ch.queueDelete({ queue: names.deadLetterQueue });
+    await ch.close();
+    const forged = JSON.stringify(notificationFields({ outTradeNo: order.orderId, totalFee: order.money, key: 'x'.repeat(32) }));
+    await publishRaw(s.infra.amqp, s.infra, forged);
+
+    // the publish to the missing queue came back: counted, the event requeued, then dead-lettered
+    // once the bridge's fresh channel declared the queue again
+    const dlqDepth = () => queueDepth(s.infra.amqp, names.deadLetterQueue).catch(() => -1); // -1: no such queue
+    await eventually(async () => ((await dlqDepth()) === 1 ? true : undefined), 15_000, 100);
+    const metrics = await s.workerInfra.core.metrics.bridgeEvents.get();
+    expect(metrics.values.find((v) => v.labels.result === 'dead-letter-failed')?.value ?? 0).toBeGreaterThanOrEqual(1);
+    const msg = await ch.basicGet({ queue: names.deadLetterQueue }).catch(async () => {
+      const fresh = await s.infra.amqp.acquire();
+      try {
+        return await fresh.basicGet({ queue: names.deadLetterQueue });
+      } finally {
+        await fresh.close();
+      }
+    });
+    expect(String(msg?.headers?.['x-rejection-reason'])).toMatch(/signature/);
+    expect((await getOrder(s, 'lost-dlq', order.orderId)).status).toBe('UNPAID');
   });
 });
