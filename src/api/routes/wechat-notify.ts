@@ -57,7 +57,13 @@ export const wechatNotifyRoutes: FastifyPluginAsync<{ deps: CoreDeps; publisher:
     if (!check.ok) return fail(400, check.reason, 'invalid');
     try {
       const wrongAmount = await refuseWrongAmount(deps, fields);
-      if (wrongAmount) return fail(400, wrongAmount, 'amount-mismatch');
+      if (wrongAmount) {
+        // design §7: recorded (review + the payment, in the outbox) and acknowledged, so WeChat
+        // stops retrying for 24 h; a person settles it (refund) from the review list
+        deps.metrics.notifications.inc({ result: 'amount-mismatch' });
+        request.log.warn({ outTradeNo: check.outTradeNo, reason: wrongAmount }, 'wrong amount: recorded for review, acknowledged');
+        return reply.status(200).send(answer('SUCCESS', 'OK'));
+      }
     } catch (err) {
       // Redis or MySQL trouble must not cost a payment: publish anyway, the payment job checks
       // the amount against the order again.
