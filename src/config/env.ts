@@ -44,6 +44,8 @@ const schema = z
       .optional(),
     WECHAT_TIMEOUT_MS: positiveInt.default(5_000),
     WECHAT_CLOSE_MIN_AGE_MS: z.coerce.number().int().min(0).default(300_000),
+    PAYMENT_LOOKUP_AFTER_MS: positiveInt.default(60_000),
+    PAYMENT_LOOKUP_MIN_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
     JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
     ADMIN_USER: z.string().min(1).optional(),
     ADMIN_PASSWORD: z.string().min(1).optional(),
@@ -125,6 +127,8 @@ export interface Config {
     readonly timeoutMs: number;
     /** no closeorder before the WeChat order is this old (WeChat's 5-minute rule) */
     readonly closeMinAgeMs: number;
+    /** lost notifications: orderquery this long after /pay (then doubling), and at most this often per order on a buyer's GET */
+    readonly lookup: { readonly afterMs: number; readonly minIntervalMs: number };
   };
   readonly jwtSecret: string;
   readonly admin: { readonly user: string; readonly password: string };
@@ -198,6 +202,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       notifyUrl: env.WECHAT_NOTIFY_URL ?? `http://127.0.0.1:${env.PORT}/pay/wechat/notify`,
       timeoutMs: env.WECHAT_TIMEOUT_MS,
       closeMinAgeMs: env.WECHAT_CLOSE_MIN_AGE_MS,
+      lookup: { afterMs: env.PAYMENT_LOOKUP_AFTER_MS, minIntervalMs: env.PAYMENT_LOOKUP_MIN_INTERVAL_MS },
     },
     jwtSecret: env.JWT_SECRET ?? DEV_JWT_SECRET,
     admin: { user: env.ADMIN_USER ?? DEV_ADMIN_USER, password: env.ADMIN_PASSWORD ?? DEV_ADMIN_PASSWORD },

@@ -53,6 +53,10 @@ export class SandboxCore {
   /** The buyer pays an unpaid order: record it and start notifying. The caller checked the state. */
   pay(order: SandboxOrder, via: PaidEntry['via'], delivery: DeliveryOptions = {}): void {
     this.store.markPaid(order, new Date(), via);
+    if (this.faults.dropNotifications) {
+      order.notification = 'dropped';
+      return;
+    }
     this.notify(order, delivery);
   }
 

@@ -14,6 +14,8 @@ import { z } from 'zod';
  *   `err_code=SYSTEMERROR, err_code_des=订单创建5分钟内不能关闭`. **On by default**, as at
  *   WeChat, so `npm start` and the tests meet the rule the product must respect
  *   (`SANDBOX_CLOSE_RULE=off` or this fault turn it off).
+ * - `dropNotifications`: a payment is recorded but its notification is never sent (WeChat does not
+ *   guarantee delivery; the merchant must look the order up). `POST /sandbox/notify` still sends.
  * - `payDuringClose`: when a closeorder arrives for an unpaid order (all orders when `true`, or
  *   only the listed out_trade_nos), the buyer's payment lands first: the order becomes paid, its
  *   notification is sent, and the close answers ORDERPAID.
@@ -36,6 +38,7 @@ export interface Faults {
   readonly dropRate: PerEndpoint<number>;
   readonly tamper: PerEndpoint<Tamper>;
   readonly closeRule: boolean;
+  readonly dropNotifications: boolean;
   readonly payDuringClose: boolean | readonly string[];
 }
 
@@ -47,6 +50,7 @@ export const DEFAULT_FAULTS: Faults = Object.freeze({
   dropRate: every(0),
   tamper: every<Tamper>('none'),
   closeRule: true,
+  dropNotifications: false,
   payDuringClose: false,
 });
 
@@ -61,6 +65,7 @@ export const faultsPatchSchema = z
     dropRate: perEndpoint(z.number().min(0).max(1)),
     tamper: perEndpoint(z.enum(TAMPERS)),
     closeRule: z.boolean(),
+    dropNotifications: z.boolean(),
     payDuringClose: z.union([z.boolean(), z.array(z.string().min(1).max(32))]),
   })
   .partial()
@@ -84,6 +89,7 @@ export function applyFaults(current: Faults, patch: FaultsPatch): Faults {
     dropRate: merge(current.dropRate, patch.dropRate, isNumber),
     tamper: merge(current.tamper, patch.tamper, isTamper),
     closeRule: patch.closeRule ?? current.closeRule,
+    dropNotifications: patch.dropNotifications ?? current.dropNotifications,
     payDuringClose: patch.payDuringClose ?? current.payDuringClose,
   };
 }

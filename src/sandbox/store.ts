@@ -9,7 +9,7 @@ import type { SignType } from '../infra/wechat/sign.js';
  */
 export type SandboxTradeState = 'NOTPAY' | 'SUCCESS' | 'CLOSED' | 'PAYERROR' | 'REFUND';
 
-export type NotificationStatus = 'none' | 'pending' | 'delivered' | 'gave-up';
+export type NotificationStatus = 'none' | 'pending' | 'delivered' | 'gave-up' | 'dropped';
 
 export interface SandboxOrder {
   readonly outTradeNo: string;

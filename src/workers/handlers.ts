@@ -2,6 +2,7 @@ import { DelayedError, type Job } from 'bullmq';
 import type { CoreDeps } from '../domain/deps.js';
 import { CloseNotYetError, closeOrder } from '../domain/orders/close.js';
 import { applyPayment } from '../domain/orders/payment.js';
+import { lookUpScheduled } from '../domain/payments/lookup.js';
 import { sweep } from '../domain/orders/sweep.js';
 import { type JobCatalogue, type JobName, QUEUE_OF } from '../infra/queues/catalogue.js';
 
@@ -30,6 +31,7 @@ export const handlers: Handlers = {
     }
   },
   'apply-payment': (deps, job) => applyPayment(deps, job.data),
+  'lookup-payment': (deps, job) => lookUpScheduled(deps, job.data),
   sweep: (deps) => sweep(deps),
 };
 

@@ -29,6 +29,9 @@ describe('order timeout: the buyer paid but we were never told', () => {
     expect(paidAtWeChat.status).toBe(200);
     const transactionId = paidAtWeChat.body.transaction_id as string;
 
+    // no buyer GET until then (a GET would look the order up itself, test/payments/lost-notification)
+    const k = s.infra.core.keys.forGoods(goodsId);
+    await eventually(async () => ((await s.infra.core.redis.hget(k.order(order.orderId), 'status')) === 'PAID' ? true : undefined), 10_000, 20);
     const paid = await waitForStatus(s, 'payer-1', order.orderId, 'PAID');
     expect(paid.payTime).toBeDefined();
     expect(paid.closeReason).toBe('TIMEOUT'); // it was CLOSING when WeChat said it was paid

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { CoreDeps } from '../../domain/deps.js';
 import type { OrderIdGenerator } from '../../domain/orders/order-id.js';
-import { getBuyerOrder } from '../../domain/orders/order-view.js';
+import { viewBuyerOrder } from '../../domain/orders/order-view.js';
 import { reserveOrder } from '../../domain/orders/reserve.js';
 import { payOrder } from '../../domain/orders/pay.js';
 import { cancelOrder } from '../../domain/orders/cancel.js';
@@ -26,7 +26,7 @@ export const orderRoutes: FastifyPluginAsyncZod<OrderRouteOptions> = async (app,
   app.get('/seckill/orders/:orderId', {
     onRequest: app.requireBuyer,
     schema: { tags: ['buyer'], summary: "One of the buyer's orders (404 for other buyers' orders)", params: orderParams, security: [{ bearer: [] }] },
-  }, async (request) => getBuyerOrder(deps, request.buyerId, request.params.orderId));
+  }, async (request) => viewBuyerOrder(deps, request.buyerId, request.params.orderId));
 
   app.post('/seckill/orders/:orderId/pay', {
     onRequest: app.requireBuyer,

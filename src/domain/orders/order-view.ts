@@ -1,5 +1,6 @@
 import type { CoreDeps } from '../deps.js';
 import { orderNotFound } from '../errors.js';
+import { lookUpOnView } from '../payments/lookup.js';
 import { goodsIdOfOrder, isOrderId } from './order-id.js';
 import type { CloseReason, OrderStatus } from './transition-codes.js';
 
@@ -110,6 +111,18 @@ export async function readLiveOrder(deps: Deps, orderId: string): Promise<LiveOr
   const goodsId = goodsIdOfOrder(orderId);
   if (!goodsId) return undefined;
   return parseLiveOrder(await deps.redis.hgetall(deps.keys.forGoods(goodsId).order(orderId)));
+}
+
+/**
+ * The buyer's GET: their order, after asking WeChat about it if it is UNPAID with a WeChat order
+ * (a lost notification shows up here, design §7; rate-limited per order).
+ */
+export async function viewBuyerOrder(deps: CoreDeps, buyerId: string, orderId: string): Promise<OrderView> {
+  const view = await getBuyerOrder(deps, buyerId, orderId);
+  if (view.status !== 'UNPAID') return view;
+  const live = await readLiveOrder(deps, orderId);
+  if (live && (await lookUpOnView(deps, live))) return getBuyerOrder(deps, buyerId, orderId);
+  return view;
 }
 
 /**

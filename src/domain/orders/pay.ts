@@ -36,13 +36,24 @@ export async function payOrder(deps: CoreDeps, buyerId: string, orderId: string)
   try {
     const result = await createWeChatOrder(deps, order);
     reachedWeChat = !(result.kind === 'fatal' && result.reason === 'invalid-request');
-    return answer(deps, orderId, result);
+    const paid = answer(deps, orderId, result);
+    await scheduleLookup(deps, order);
+    return paid;
   } finally {
     await transitions.endPay(reachedWeChat);
   }
 }
 
 const PAY_LEASE_MARGIN_MS = 2_000;
+
+/** Lost notifications (design §7): ask WeChat later if no news came. Best effort: the close asks anyway. */
+async function scheduleLookup(deps: CoreDeps, order: LiveOrder): Promise<void> {
+  const delayMs = deps.config.wechat.lookup.afterMs;
+  if (Date.now() + delayMs >= order.deadline) return;
+  await deps.queues.scheduleLookup({ orderId: order.orderId, goodsId: order.goodsId, delayMs }).catch((err: Error) => {
+    deps.logger.warn({ orderId: order.orderId, err: err.message }, 'payment lookup not scheduled');
+  });
+}
 
 /** What beginPay's refusal means, in the 409's words (the order moved on since it was read). */
 const REFUSED_LEASE: Partial<Record<Transition, string>> = {

@@ -14,6 +14,13 @@ export interface CloseOrderJob {
 /** The notification's fields exactly as received from WeChat (or the original system's bus). */
 export type PaymentEventJob = Record<string, string>;
 
+/** Ask WeChat whether an UNPAID order was paid (lost notification), `delayMs` after the last look. */
+export interface LookupPaymentJob {
+  orderId: string;
+  goodsId: string;
+  delayMs: number;
+}
+
 export interface SweepJob {
   readonly kind: 'sweep';
 }
@@ -21,6 +28,7 @@ export interface SweepJob {
 export interface JobCatalogue {
   'close-order': CloseOrderJob;
   'apply-payment': PaymentEventJob;
+  'lookup-payment': LookupPaymentJob;
   sweep: SweepJob;
 }
 
@@ -29,6 +37,7 @@ export type JobName = keyof JobCatalogue;
 export const QUEUE_OF = {
   'close-order': 'order-timeout',
   'apply-payment': 'payment-result',
+  'lookup-payment': 'payment-lookup',
   sweep: 'maintenance',
 } as const satisfies Record<JobName, string>;
 
@@ -40,6 +49,8 @@ const safe = (text: string) => text.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80)
 
 export const jobId = {
   closeOrder: (orderId: string) => `timeout-${orderId}`,
+  /** one per order and step of the lookup schedule (60 s after /pay, then doubling) */
+  lookupPayment: (orderId: string, delayMs: number) => `lookup-${orderId}-${delayMs}`,
   /**
    * One id per payment *event*, not per order (design §6), so one event never hides another:
    * a success is `payment-<out_trade_no>-<transaction_id>`; any other result is keyed by its
@@ -79,6 +90,9 @@ export function defaultJobOptions(name: JobName, retry: RetryPolicy): JobsOption
         removeOnComplete: { age: 3_600, count: 10_000 },
         removeOnFail: { count: 10_000 },
       };
+    case 'lookup-payment':
+      // best effort: the close at the deadline asks WeChat again in any case
+      return { attempts: 3, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: true, removeOnFail: { count: 1_000 } };
     case 'sweep':
       return { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } };
   }

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import {
   type CloseOrderJob,
+  type LookupPaymentJob,
   type PaymentEventJob,
   type RetryPolicy,
   QUEUE_NAMES,
@@ -98,6 +99,15 @@ export class Queues {
     } catch {
       return false;
     }
+  }
+
+  /** Look an UNPAID order up at WeChat after `job.delayMs` (lost notifications, design §7). */
+  async scheduleLookup(job: LookupPaymentJob): Promise<void> {
+    await this.byName['payment-lookup'].add('lookup-payment', job, {
+      ...defaultJobOptions('lookup-payment', this.retry),
+      jobId: jobId.lookupPayment(job.orderId, job.delayMs),
+      delay: job.delayMs,
+    });
   }
 
   /** Store a payment event as its job (id per event: duplicates of one event collapse). */

@@ -27,6 +27,8 @@ export interface GoodsKeys {
   orderPrefix: string;
   order(orderId: string): string;
   buyer(userId: string): string;
+  /** short-lived marker: a buyer's GET asked WeChat about this order recently */
+  lookup(orderId: string): string;
 }
 
 export interface KeySpace {
@@ -54,6 +56,7 @@ export function keySpace(prefix: string): KeySpace {
         orderPrefix: `${base}:order:`,
         order: (orderId) => `${base}:order:${orderId}`,
         buyer: (userId) => `${base}:buyer:${userId}`,
+        lookup: (orderId) => `${base}:lookup:${orderId}`,
       };
     },
     liveGoods: `${prefix}:live-goods`,
