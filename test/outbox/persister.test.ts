@@ -218,6 +218,33 @@ describe('outbox persister', () => {
   });
 });
 
+describe('review resolutions through the outbox', () => {
+  it('a review resolved before MySQL ever saw it is written RESOLVED with its outcome, never OPEN; parallel resolutions apply once', async () => {
+    const goods = await createGoods(s, PRICE, 5, 'resolve-early');
+    const [id] = await grabMany(goods, 1);
+    await orderTransitions(deps, id!, goods.id).markNeedsReview('CLOSE_FAILED', 'closeorder: SYSTEMERROR');
+    const k = deps.keys.forGoods(goods.id);
+    const userId = (await deps.redis.hget(k.order(id!), 'userId'))!;
+    const codes = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        deps.redis.resolveReview(k.order(id!), k.stock, k.held, k.buyer(userId), k.outbox, k.paidPending, i % 2 ? 'RESTOCK' : 'SOLD'),
+      ),
+    );
+    expect(codes.filter((c) => c === Transition.Done)).toHaveLength(1);
+    expect(codes.filter((c) => c === Transition.ReviewAlreadyResolved)).toHaveLength(9);
+    const outcome = codes.indexOf(Transition.Done) % 2 ? 'RESTOCK' : 'SOLD';
+    expect(await deps.redis.zcard(k.held)).toBe(0);
+    expect(await deps.redis.exists(k.buyer(userId))).toBe(0);
+    await drain(goods);
+    const items = await deps.prisma.reviewItem.findMany({ where: { orderId: id! } });
+    expect(items.map((i) => [i.kind, i.status, i.outcome])).toEqual([['CLOSE_FAILED', 'RESOLVED', outcome]]);
+    const row = await deps.prisma.seckillOrder.findUniqueOrThrow({ where: { id: id! } });
+    expect(row.status).toBe(outcome === 'SOLD' ? 'PAID' : 'CLOSED');
+    expect((await mysqlFigures(goods)).stockCount).toBe(outcome === 'SOLD' ? 4 : 5);
+    expect(await stock(s, goods.id)).toEqual({ stockCount: outcome === 'SOLD' ? 4 : 5, available: outcome === 'SOLD' ? 4 : 5 });
+  });
+});
+
 describe('stock accounting while MySQL is behind', () => {
   it('a lost stock key reloaded while paid orders wait in the outbox never oversells', async () => {
     const goods = await createGoods(s, PRICE, 10, 'reload');

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { CoreDeps } from '../../domain/deps.js';
-import { listReviews, resolveReview, retryReview } from '../../domain/orders/reviews.js';
+import { REVIEW_OUTCOMES, resolveReview } from '../../domain/reviews/resolve-review.js';
+import { listReviews, retryReview } from '../../domain/reviews/reviews.js';
 
 const params = z.object({ orderId: z.string().max(32) });
 
@@ -17,6 +18,12 @@ export const reviewRoutes: FastifyPluginAsyncZod<{ deps: CoreDeps }> = async (ap
   }, async (request, reply) => reply.status(202).send(await retryReview(deps, request.params.orderId)));
 
   app.post('/admin/seckill/reviews/:orderId/resolve', {
-    schema: { tags: ['admin'], summary: 'Mark the review items of an order as settled by hand', params, security: [{ basic: [] }] },
-  }, async (request) => resolveReview(deps, request.params.orderId));
+    schema: {
+      tags: ['admin'],
+      summary: 'Resolve an order\'s review: RESTOCK (unit back on sale), SOLD (unit stays sold, durable stock −1), REFUNDED (money returned; a held unit goes back on sale). The buyer may grab again. 404 without a review, 409 if already resolved.',
+      params,
+      body: z.object({ outcome: z.enum(REVIEW_OUTCOMES) }),
+      security: [{ basic: [] }],
+    },
+  }, async (request) => resolveReview(deps, request.params.orderId, request.body.outcome));
 };

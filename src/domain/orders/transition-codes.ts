@@ -19,6 +19,9 @@ export enum Transition {
   NotClosing = -14,
   AmountMismatch = -15,
   IsClosing = -16,
+  ReviewAlreadyResolved = -17,
+  NoUnitHeld = -18,
+  NoReview = -19,
 }
 
 export type OrderStatus = 'UNPAID' | 'CLOSING' | 'PAID' | 'CLOSED' | 'NEEDS_REVIEW';

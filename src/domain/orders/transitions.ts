@@ -9,7 +9,7 @@ import type { CloseReason, Transition } from './transition-codes.js';
  */
 
 /** Review kinds a transition can record on an order (the persister writes one review item each). */
-export type ReviewKind = 'CLOSE_FAILED' | 'AMOUNT_MISMATCH' | 'PAID_AFTER_CLOSE';
+export type ReviewKind = 'CLOSE_FAILED' | 'AMOUNT_MISMATCH' | 'PAID_AFTER_CLOSE' | 'UNKNOWN_ORDER';
 
 /** A payment event to record with a transition: its transaction id and the fields as received. */
 export interface RecordedPayment {

@@ -83,10 +83,20 @@ export async function writeOutboxBatch(prisma: PrismaClient, goodsId: string, re
       result.payments = payments.length;
     }
 
-    const reviews = rows.flatMap((r) => r.reviews.map((v) => Prisma.sql`(${r.orderId}, ${v.kind}, ${v.reason}, ${now})`));
+    const reviews = rows.flatMap((r) =>
+      r.reviews.map((v) => {
+        const done = v.resolution;
+        return Prisma.sql`(${r.orderId}, ${v.kind}, ${v.reason}, ${now}, ${done ? 'RESOLVED' : 'OPEN'}, ${done?.outcome ?? null}, ${done ? sqlTime(done.at) : null})`;
+      }),
+    );
     if (reviews.length > 0) {
-      await tx.$executeRaw`INSERT INTO tb_review_item (order_id, kind, reason, created_at) VALUES ${Prisma.join(reviews)}
-        ON DUPLICATE KEY UPDATE reason = IF(status = 'OPEN', VALUES(reason), reason)`;
+      // a resolution is written once and never undone; an open item only gets its latest reason
+      await tx.$executeRaw`INSERT INTO tb_review_item (order_id, kind, reason, created_at, status, outcome, resolved_at) VALUES ${Prisma.join(reviews)}
+        ON DUPLICATE KEY UPDATE
+          reason = IF(status = 'OPEN', VALUES(reason), reason),
+          outcome = IF(status = 'OPEN' AND VALUES(status) = 'RESOLVED', VALUES(outcome), outcome),
+          resolved_at = IF(status = 'OPEN' AND VALUES(status) = 'RESOLVED', VALUES(resolved_at), resolved_at),
+          status = IF(VALUES(status) = 'RESOLVED', 'RESOLVED', status)`;
       result.reviews = reviews.length;
     }
 

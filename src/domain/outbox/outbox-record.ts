@@ -39,13 +39,31 @@ export interface OutboxRecord {
   closedAt: number | null;
   closeReason: CloseReason | null;
   reviewReason: string | null;
-  reviews: { kind: ReviewKind; reason: string }[];
+  reviews: OutboxReview[];
   payments: OutboxPayment[];
+}
+
+export type ReviewOutcome = 'RESTOCK' | 'SOLD' | 'REFUNDED';
+
+export interface OutboxReview {
+  kind: ReviewKind;
+  reason: string;
+  /** set once a person resolved it (`resolved:<kind>` = `<outcome>:<ms>` on the hash) */
+  resolution?: { outcome: ReviewOutcome; at: number };
 }
 
 export type ParsedEntry = { ok: true; record: OutboxRecord } | { ok: false; reason: string };
 
-const REVIEW_KINDS: readonly string[] = ['CLOSE_FAILED', 'AMOUNT_MISMATCH', 'PAID_AFTER_CLOSE'] satisfies ReviewKind[];
+const REVIEW_KINDS: readonly string[] = ['CLOSE_FAILED', 'AMOUNT_MISMATCH', 'PAID_AFTER_CLOSE', 'UNKNOWN_ORDER'] satisfies ReviewKind[];
+const OUTCOMES: readonly string[] = ['RESTOCK', 'SOLD', 'REFUNDED'] satisfies ReviewOutcome[];
+
+function parseResolution(value: string | undefined): OutboxReview['resolution'] | string | undefined {
+  if (value === undefined) return undefined;
+  const [outcome, at] = value.split(':');
+  const ms = int(at);
+  if (!outcome || !OUTCOMES.includes(outcome) || ms === undefined) return `unreadable review resolution "${value.slice(0, 40)}"`;
+  return { outcome: outcome as ReviewOutcome, at: ms };
+}
 const CLOSE_REASONS: readonly string[] = ['TIMEOUT', 'USER_CANCEL'] satisfies CloseReason[];
 const TRANSACTION_ID = /^\d{1,32}$/;
 
@@ -89,13 +107,15 @@ export function parseOutboxEntry(entry: string, goodsId: string, hash: Record<st
     return fail('the order hash lacks userId, money, createTime or deadline');
   }
 
-  const reviews: OutboxRecord['reviews'] = [];
+  const reviews: OutboxReview[] = [];
   const payments: OutboxPayment[] = [];
   for (const [field, value] of Object.entries(hash)) {
     if (field.startsWith('review:')) {
       const kind = field.slice('review:'.length);
       if (!REVIEW_KINDS.includes(kind)) return fail(`unknown review kind ${kind}`);
-      reviews.push({ kind: kind as ReviewKind, reason: value.slice(0, 1000) || kind });
+      const resolution = parseResolution(hash[`resolved:${kind}`]);
+      if (typeof resolution === 'string') return fail(resolution);
+      reviews.push({ kind: kind as ReviewKind, reason: value.slice(0, 1000) || kind, ...(resolution ? { resolution } : {}) });
     } else if (field.startsWith('payment:')) {
       const payment = parsePayment(field.slice('payment:'.length), value);
       if (typeof payment === 'string') return fail(payment);
@@ -109,7 +129,9 @@ export function parseOutboxEntry(entry: string, goodsId: string, hash: Record<st
   const closeReason = hash.closeReason && CLOSE_REASONS.includes(hash.closeReason) ? (hash.closeReason as CloseReason) : null;
   switch (hash.status) {
     case 'PAID':
-      if (!hash.transactionId || !TRANSACTION_ID.test(hash.transactionId) || payTime === null) return fail('a PAID order without transactionId or payTime');
+      // a review resolved as SOLD makes an order PAID without a transaction of its own
+      if (payTime === null || (hash.transactionId !== undefined && !TRANSACTION_ID.test(hash.transactionId))) return fail('a PAID order without payTime, or with a malformed transactionId');
+      if (hash.transactionId === undefined && !reviews.some((r) => r.resolution?.outcome === 'SOLD')) return fail('a PAID order without transactionId');
       status = 'PAID';
       break;
     case 'CLOSED':

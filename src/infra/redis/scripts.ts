@@ -37,6 +37,9 @@ declare module 'ioredis' {
     setAsideOutbox(outbox: string, rejected: string, entry: string, reason: string): Result<number, Context>;
     claimLease(lease: string, holder: string, leaseMs: number): Result<number, Context>;
     beginPay(order: string, leaseMs: number): Result<Transition, Context>;
+    resolveReview(
+      order: string, stock: string, held: string, buyer: string, outbox: string, paidPending: string, outcome: string,
+    ): Result<Transition, Context>;
     endPay(order: string, reachedWeChat: '0' | '1'): Result<Transition, Context>;
     getCloseDelay(order: string, minAgeMs: number): Result<[waitMs: number, reason: 0 | 1 | 2], Context>;
     releaseLease(lease: string, holder: string): Result<number, Context>;

@@ -1,9 +1,9 @@
 import type { CoreDeps } from '../deps.js';
 import { DomainError } from '../errors.js';
-import { isOrderId } from './order-id.js';
-import { readLiveOrder } from './order-view.js';
-import { Transition } from './transition-codes.js';
-import { orderTransitions } from './transitions.js';
+import { isOrderId } from '../orders/order-id.js';
+import { readLiveOrder } from '../orders/order-view.js';
+import { Transition } from '../orders/transition-codes.js';
+import { orderTransitions } from '../orders/transitions.js';
 
 export interface ReviewView {
   orderId: string;
@@ -11,10 +11,12 @@ export interface ReviewView {
   reason: string;
   status: string;
   createdAt: string;
+  resolvedAt?: string;
+  outcome?: string;
   order: { goodsId: string; userId: string; money: number; status: string };
 }
 
-const reviewNotFound = (orderId: string) => new DomainError('REVIEW_NOT_FOUND', `no open review for order ${orderId}`);
+export const reviewNotFound = (orderId: string) => new DomainError('REVIEW_NOT_FOUND', `no open review for order ${orderId}`);
 
 export async function listReviews(deps: Pick<CoreDeps, 'prisma'>, status: 'OPEN' | 'RESOLVED' = 'OPEN'): Promise<ReviewView[]> {
   const items = await deps.prisma.reviewItem.findMany({ where: { status }, include: { order: true }, orderBy: { createdAt: 'asc' }, take: 500 });
@@ -24,6 +26,8 @@ export async function listReviews(deps: Pick<CoreDeps, 'prisma'>, status: 'OPEN'
     reason: item.reason,
     status: item.status,
     createdAt: item.createdAt.toISOString(),
+    ...(item.resolvedAt ? { resolvedAt: item.resolvedAt.toISOString() } : {}),
+    ...(item.outcome ? { outcome: item.outcome } : {}),
     order: { goodsId: item.order.goodsId.toString(), userId: item.order.userId, money: item.order.money, status: item.order.status },
   }));
 }
@@ -44,11 +48,4 @@ export async function retryReview(deps: CoreDeps, orderId: string): Promise<{ or
   }
   await deps.queues.closeNow({ orderId, goodsId: live.goodsId });
   return { orderId, status: 'CLOSING' };
-}
-
-/** A person settled it outside the system (refund made, stock fixed): close the review items. */
-export async function resolveReview(deps: Pick<CoreDeps, 'prisma'>, orderId: string): Promise<{ orderId: string; resolved: number }> {
-  const { count } = await deps.prisma.reviewItem.updateMany({ where: { orderId, status: 'OPEN' }, data: { status: 'RESOLVED', resolvedAt: new Date() } });
-  if (count === 0) throw reviewNotFound(orderId);
-  return { orderId, resolved: count };
 }
