@@ -84,6 +84,27 @@ describe('resolving a review', () => {
     expect((await itemsOf(order.orderId)).map((i) => i.status)).toEqual(['RESOLVED']);
   });
 
+  it('a signed payment for an order Redis lost becomes an UNKNOWN_ORDER review with the payment stored; REFUNDED settles it', async () => {
+    const order = await grab(s, 'r-lost', goods.id);
+    const k = s.infra.core.keys.forGoods(goods.id);
+    await s.infra.core.redis.del(k.order(order.orderId)); // Redis lost the unpaid order
+    const tx = transactionId();
+    const answer = await postNotify(s.apiUrl, notificationXml({ outTradeNo: order.orderId, totalFee: order.money, transactionId: tx }));
+    expect(answer.returnCode).toBe('SUCCESS');
+    await paymentPipelineIdle(s.infra);
+    const row = await s.infra.core.prisma.seckillOrder.findUnique({ where: { id: order.orderId }, include: { payments: true, reviews: true } });
+    expect(row).toMatchObject({ status: 'NEEDS_REVIEW', money: order.money });
+    expect(row?.payments.map((p) => p.transactionId)).toEqual([tx]);
+    expect(row?.reviews.map((r) => [r.kind, r.status])).toEqual([['UNKNOWN_ORDER', 'OPEN']]);
+    const listed = await s.app.inject({ method: 'GET', url: '/admin/seckill/reviews', headers: s.admin });
+    expect(listed.json<{ orderId: string; kind: string }[]>()).toEqual(expect.arrayContaining([expect.objectContaining({ orderId: order.orderId, kind: 'UNKNOWN_ORDER' })]));
+
+    expect((await resolve(order.orderId, { outcome: 'SOLD' })).statusCode).toBe(409); // no unit is held for it in the live sale
+    const res = await resolve(order.orderId, { outcome: 'REFUNDED' });
+    expect(res.statusCode, res.body).toBe(200);
+    expect((await itemsOf(order.orderId)).map((i) => [i.status, i.outcome])).toEqual([['RESOLVED', 'REFUNDED']]);
+  });
+
   it('lists resolved reviews with their outcome and time', async () => {
     const res = await s.app.inject({ method: 'GET', url: '/admin/seckill/reviews?status=RESOLVED', headers: s.admin });
     const items = res.json<{ outcome?: string; resolvedAt?: string }[]>();

@@ -1,7 +1,8 @@
 import { fromBeijingTime } from '../../infra/wechat/time.js';
 import type { CoreDeps } from '../deps.js';
 import { type LiveOrder, readLiveOrder } from './order-view.js';
-import { recordPaymentForFinalOrder, type PaymentRecord } from './order-records.js';
+import { recordPaymentForFinalOrder, recordUnknownOrderPayment, type PaymentRecord } from './order-records.js';
+import { goodsIdOfOrder } from './order-id.js';
 import { Transition } from './transition-codes.js';
 import { type RecordedPayment, orderTransitions } from './transitions.js';
 
@@ -125,10 +126,7 @@ async function recordAmountMismatch(deps: CoreDeps, live: LiveOrder, payment: Pa
  */
 async function applyToFinalOrder(deps: CoreDeps, orderId: string, payment: PaymentRecord): Promise<PaymentOutcome> {
   const row = await deps.prisma.seckillOrder.findUnique({ where: { id: orderId } });
-  if (!row) {
-    deps.logger.warn({ orderId }, 'payment for an unknown order: ignored');
-    return 'unknown-order';
-  }
+  if (!row) return recordUnknownOrder(deps, orderId, payment);
   if (row.status === 'PAID') return 'duplicate';
   const reason = row.status === 'CLOSED' ? lateReason(payment) : `payment ${payment.transactionId} arrived for an order in review`;
   await recordPaymentForFinalOrder(deps.prisma, orderId, reason, payment);
@@ -136,3 +134,23 @@ async function applyToFinalOrder(deps: CoreDeps, orderId: string, payment: Payme
   deps.logger.warn({ orderId }, reason);
   return 'paid-after-close';
 }
+
+/**
+ * design §7: a signed payment for an order we do not know (Redis lost it before it was final)
+ * becomes an UNKNOWN_ORDER review with the payment stored; a person refunds or honours it.
+ */
+async function recordUnknownOrder(deps: CoreDeps, orderId: string, payment: PaymentRecord): Promise<PaymentOutcome> {
+  const reason = `payment ${payment.transactionId} of ${payment.totalFee} fen for order ${orderId}, which is unknown here (lost from Redis?): refund or honour it`;
+  const goodsId = goodsIdOfOrder(orderId);
+  const recorded = goodsId !== undefined && (await recordUnknownOrderPayment(deps.prisma, orderId, goodsId, reason, payment));
+  if (recorded) {
+    deps.metrics.ordersToReview.inc({ kind: 'UNKNOWN_ORDER' });
+    deps.logger.error({ orderId, transactionId: payment.transactionId }, reason);
+  } else {
+    // not one of our order ids at all (no such goods): nothing to attach a review to
+    deps.metrics.ordersToReview.inc({ kind: 'UNMATCHED' });
+    deps.logger.error({ orderId, transactionId: payment.transactionId, fields: payment.fields }, 'signed payment for an out_trade_no that is not one of our orders: not applied');
+  }
+  return 'unknown-order';
+}
+

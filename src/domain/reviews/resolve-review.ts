@@ -65,8 +65,9 @@ async function resolveInMysql(deps: CoreDeps, orderId: string, outcome: ReviewOu
   if (items.every((item) => item.status === 'RESOLVED')) throw alreadyResolved(orderId);
   const row = await deps.prisma.seckillOrder.findUnique({ where: { id: orderId }, select: { status: true } });
   const status = liveStatus ?? row?.status ?? 'unknown';
-  if (outcome === 'SOLD' && status !== 'NEEDS_REVIEW') {
-    throw new DomainError('REVIEW_OUTCOME_NOT_POSSIBLE', `order ${orderId} is ${status}: it holds no unit to sell; resolve it as REFUNDED or RESTOCK`);
+  if (outcome === 'SOLD') {
+    // no unit is held for it in the live sale (Redis): selling one now would oversell
+    throw new DomainError('REVIEW_OUTCOME_NOT_POSSIBLE', `order ${orderId} (${status}) holds no unit in the live sale; resolve it as REFUNDED or RESTOCK`);
   }
   const { count } = await deps.prisma.reviewItem.updateMany({ where: { orderId, status: 'OPEN' }, data: { status: 'RESOLVED', outcome, resolvedAt: now } });
   if (count === 0) throw alreadyResolved(orderId); // resolved by someone else meanwhile
