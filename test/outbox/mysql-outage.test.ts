@@ -6,7 +6,7 @@ import { type Goods, type Order, createGoods, grab, pay, stock } from '../paymen
 
 const DUE = 300;
 const PAID = 120;
-const WINDOW_MS = 3_000;
+const WINDOW_MS = 8_000; // long enough to grab and /pay 420 orders on a loaded machine before any falls due
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

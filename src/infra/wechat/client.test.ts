@@ -13,7 +13,8 @@ const clients: WeChatPayClient[] = [];
 let seq = 0;
 
 beforeAll(async () => {
-  sandbox = await startSandbox();
+  // WeChat's 5-minute close rule (on by default) is off here but for its own test below
+  sandbox = await startSandbox({ faults: { closeRule: false } });
 });
 afterEach(async () => {
   await sandbox.reset();
