@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 
 /**
@@ -44,6 +45,9 @@ const schema = z
       .optional(),
     WECHAT_TIMEOUT_MS: positiveInt.default(5_000),
     WECHAT_CLOSE_MIN_AGE_MS: z.coerce.number().int().min(0).default(300_000),
+    WECHAT_CERT_P12: z.string().min(1).optional(),
+    WECHAT_CERT_PASSWORD: z.string().min(1).optional(),
+    AUTO_REFUND_LATE_PAYMENTS: z.enum(['true', 'false']).default('true'),
     PAYMENT_LOOKUP_AFTER_MS: positiveInt.default(60_000),
     PAYMENT_LOOKUP_MIN_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
     JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -83,6 +87,16 @@ const schema = z
         message: 'must be >= 300000 when WECHAT_PAY_BASE_URL is WeChat Pay (closeorder is refused within 5 minutes)',
       });
     }
+    if (env.WECHAT_CERT_P12 && !readable(env.WECHAT_CERT_P12)) {
+      ctx.addIssue({ code: 'custom', path: ['WECHAT_CERT_P12'], message: 'cannot read this file (the merchant API certificate, PKCS#12)' });
+    }
+    if (base && WECHAT_HOSTS.has(new URL(base).hostname) && env.AUTO_REFUND_LATE_PAYMENTS === 'true' && !env.WECHAT_CERT_P12) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WECHAT_CERT_P12'],
+        message: 'required against WeChat Pay while AUTO_REFUND_LATE_PAYMENTS=true (refunds need the merchant certificate); or set AUTO_REFUND_LATE_PAYMENTS=false',
+      });
+    }
     if (base && WECHAT_HOSTS.has(new URL(base).hostname) && env.WECHAT_CLOSE_MIN_AGE_MS < 300_000) {
       ctx.addIssue({
         code: 'custom',
@@ -91,6 +105,15 @@ const schema = z
       });
     }
   });
+
+function readable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export type RawEnv = Record<string, string | undefined>;
 
@@ -127,6 +150,10 @@ export interface Config {
     readonly timeoutMs: number;
     /** no closeorder before the WeChat order is this old (WeChat's 5-minute rule) */
     readonly closeMinAgeMs: number;
+    /** the merchant API certificate (PKCS#12) for refunds, when configured */
+    readonly certificateFile?: { readonly path: string; readonly passphrase: string };
+    /** refund a payment that arrives after its order was closed (else: review only) */
+    readonly autoRefund: boolean;
     /** lost notifications: orderquery this long after /pay (then doubling), and at most this often per order on a buyer's GET */
     readonly lookup: { readonly afterMs: number; readonly minIntervalMs: number };
   };
@@ -203,6 +230,8 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       timeoutMs: env.WECHAT_TIMEOUT_MS,
       closeMinAgeMs: env.WECHAT_CLOSE_MIN_AGE_MS,
       lookup: { afterMs: env.PAYMENT_LOOKUP_AFTER_MS, minIntervalMs: env.PAYMENT_LOOKUP_MIN_INTERVAL_MS },
+      ...(env.WECHAT_CERT_P12 ? { certificateFile: { path: env.WECHAT_CERT_P12, passphrase: env.WECHAT_CERT_PASSWORD ?? env.WECHAT_MCH_ID } } : {}),
+      autoRefund: env.AUTO_REFUND_LATE_PAYMENTS === 'true',
     },
     jwtSecret: env.JWT_SECRET ?? DEV_JWT_SECRET,
     admin: { user: env.ADMIN_USER ?? DEV_ADMIN_USER, password: env.ADMIN_PASSWORD ?? DEV_ADMIN_PASSWORD },

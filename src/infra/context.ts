@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Connection } from 'rabbitmq-client';
 import type { Config } from '../config/env.js';
@@ -31,7 +32,12 @@ export function createInfra(config: Config, logger: Logger, role: RedisRole): In
   const queues = new Queues(redis, config.queuePrefix, config.close, logger);
   const amqp = createAmqp(config.amqpUrl, logger, role);
   const publisher = new PaymentPublisher(amqp, config.amqp);
-  const wechat = new WeChatPayClient({ ...config.wechat, logger });
+  const cert = config.wechat.certificateFile;
+  const wechat = new WeChatPayClient({
+    ...config.wechat,
+    logger,
+    ...(cert ? { certificate: { pfx: readFileSync(cert.path), passphrase: cert.passphrase } } : {}),
+  });
   const core: CoreDeps = { config, logger, redis, keys: keySpace(config.keyPrefix), prisma, queues, metrics: createMetrics(), wechat };
 
   const readinessChecks = [

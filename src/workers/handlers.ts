@@ -3,6 +3,7 @@ import type { CoreDeps } from '../domain/deps.js';
 import { CloseNotYetError, closeOrder } from '../domain/orders/close.js';
 import { applyPayment } from '../domain/orders/payment.js';
 import { lookUpScheduled } from '../domain/payments/lookup.js';
+import { RefundPendingError, refundLatePayment } from '../domain/payments/refund.js';
 import { sweep } from '../domain/orders/sweep.js';
 import { type JobCatalogue, type JobName, QUEUE_OF } from '../infra/queues/catalogue.js';
 
@@ -32,6 +33,16 @@ export const handlers: Handlers = {
   },
   'apply-payment': (deps, job) => applyPayment(deps, job.data),
   'lookup-payment': (deps, job) => lookUpScheduled(deps, job.data),
+  'refund-payment': async (deps, job, token) => {
+    try {
+      return await refundLatePayment(deps, job.data);
+    } catch (err) {
+      if (!(err instanceof RefundPendingError)) throw err;
+      // WeChat is still processing it: look again later, without using an attempt
+      await job.moveToDelayed(Date.now() + err.waitMs, token);
+      throw new DelayedError(err.message);
+    }
+  },
   sweep: (deps) => sweep(deps),
 };
 

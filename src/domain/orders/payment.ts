@@ -5,6 +5,7 @@ import { recordPaymentForFinalOrder, recordUnknownOrderPayment, type PaymentReco
 import { goodsIdOfOrder } from './order-id.js';
 import { Transition } from './transition-codes.js';
 import { type RecordedPayment, orderTransitions } from './transitions.js';
+import { requestLateRefund } from '../payments/refund.js';
 
 export type PaymentOutcome = 'paid' | 'duplicate' | 'amount-mismatch' | 'paid-after-close' | 'failed-payment' | 'unknown-order';
 
@@ -78,6 +79,7 @@ export async function applyPayment(deps: CoreDeps, fields: PaymentFields): Promi
       // recorded on the order with a PAID_AFTER_CLOSE review by markPaid itself
       deps.metrics.ordersToReview.inc({ kind: 'PAID_AFTER_CLOSE' });
       log.warn(lateReason(payment));
+      await requestLateRefund(deps, { orderId, transactionId: payment.transactionId, totalFee: payment.totalFee });
       return 'paid-after-close';
     default:
       throw new Error(`markPaid returned unexpected code ${code} for order ${orderId}`);
@@ -130,6 +132,7 @@ async function applyToFinalOrder(deps: CoreDeps, orderId: string, payment: Payme
   if (row.status === 'PAID') return 'duplicate';
   const reason = row.status === 'CLOSED' ? lateReason(payment) : `payment ${payment.transactionId} arrived for an order in review`;
   await recordPaymentForFinalOrder(deps.prisma, orderId, reason, payment);
+  if (row.status === 'CLOSED') await requestLateRefund(deps, { orderId, transactionId: payment.transactionId, totalFee: payment.totalFee });
   deps.metrics.ordersToReview.inc({ kind: 'PAID_AFTER_CLOSE' });
   deps.logger.warn({ orderId }, reason);
   return 'paid-after-close';

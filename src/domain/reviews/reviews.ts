@@ -13,6 +13,8 @@ export interface ReviewView {
   createdAt: string;
   resolvedAt?: string;
   outcome?: string;
+  /** late payments: our refund and its state */
+  refund?: { outRefundNo: string; status: string };
   order: { goodsId: string; userId: string; money: number; status: string };
 }
 
@@ -28,6 +30,7 @@ export async function listReviews(deps: Pick<CoreDeps, 'prisma'>, status: 'OPEN'
     createdAt: item.createdAt.toISOString(),
     ...(item.resolvedAt ? { resolvedAt: item.resolvedAt.toISOString() } : {}),
     ...(item.outcome ? { outcome: item.outcome } : {}),
+    ...(item.outRefundNo ? { refund: { outRefundNo: item.outRefundNo, status: item.refundStatus ?? 'REQUESTED' } } : {}),
     order: { goodsId: item.order.goodsId.toString(), userId: item.order.userId, money: item.order.money, status: item.order.status },
   }));
 }

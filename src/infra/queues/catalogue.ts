@@ -21,6 +21,13 @@ export interface LookupPaymentJob {
   delayMs: number;
 }
 
+/** Refund a payment that arrived after its order was closed (design §7). */
+export interface RefundPaymentJob {
+  orderId: string;
+  transactionId: string;
+  totalFee: number;
+}
+
 export interface SweepJob {
   readonly kind: 'sweep';
 }
@@ -29,6 +36,7 @@ export interface JobCatalogue {
   'close-order': CloseOrderJob;
   'apply-payment': PaymentEventJob;
   'lookup-payment': LookupPaymentJob;
+  'refund-payment': RefundPaymentJob;
   sweep: SweepJob;
 }
 
@@ -38,6 +46,7 @@ export const QUEUE_OF = {
   'close-order': 'order-timeout',
   'apply-payment': 'payment-result',
   'lookup-payment': 'payment-lookup',
+  'refund-payment': 'payment-refund',
   sweep: 'maintenance',
 } as const satisfies Record<JobName, string>;
 
@@ -51,6 +60,8 @@ export const jobId = {
   closeOrder: (orderId: string) => `timeout-${orderId}`,
   /** one per order and step of the lookup schedule (60 s after /pay, then doubling) */
   lookupPayment: (orderId: string, delayMs: number) => `lookup-${orderId}-${delayMs}`,
+  /** one refund per late payment */
+  refundPayment: (orderId: string, transactionId: string) => `refund-${orderId}-${transactionId}`,
   /**
    * One id per payment *event*, not per order (design §6), so one event never hides another:
    * a success is `payment-<out_trade_no>-<transaction_id>`; any other result is keyed by its
@@ -93,6 +104,9 @@ export function defaultJobOptions(name: JobName, retry: RetryPolicy): JobsOption
     case 'lookup-payment':
       // best effort: the close at the deadline asks WeChat again in any case
       return { attempts: 3, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: true, removeOnFail: { count: 1_000 } };
+    case 'refund-payment':
+      // SYSTEMERROR / BIZERR_NEED_RETRY: again with the same out_refund_no (never a second refund)
+      return { attempts: 12, backoff: { type: 'exponential', delay: retry.backoffMs }, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: false };
     case 'sweep':
       return { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } };
   }

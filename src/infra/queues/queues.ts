@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import {
   type CloseOrderJob,
   type LookupPaymentJob,
+  type RefundPaymentJob,
   type PaymentEventJob,
   type RetryPolicy,
   QUEUE_NAMES,
@@ -107,6 +108,14 @@ export class Queues {
       ...defaultJobOptions('lookup-payment', this.retry),
       jobId: jobId.lookupPayment(job.orderId, job.delayMs),
       delay: job.delayMs,
+    });
+  }
+
+  /** Refund a late payment (same id for the same payment: asked twice, refunded once). */
+  async scheduleRefund(job: RefundPaymentJob): Promise<void> {
+    await this.byName['payment-refund'].add('refund-payment', job, {
+      ...defaultJobOptions('refund-payment', this.retry),
+      jobId: jobId.refundPayment(job.orderId, job.transactionId),
     });
   }
 

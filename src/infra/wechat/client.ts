@@ -4,6 +4,9 @@ import type {
   CloseOrderResult,
   OrderQueryParams,
   OrderQueryResult,
+  RefundParams,
+  RefundQueryResult,
+  RefundResult,
   TradeState,
   UnifiedOrderParams,
   UnifiedOrderResult,
@@ -18,6 +21,7 @@ import { buildXml, DEFAULT_MAX_XML_BYTES, parseWeChatXml, WeChatXmlError } from 
 const OUT_TRADE_NO = /^[0-9A-Za-z_\-|*]{6,32}$/;
 const TRANSACTION_ID = /^[0-9]{1,32}$/;
 const FEN = /^[0-9]{1,15}$/;
+const OUT_REFUND_NO = /^[0-9A-Za-z_\-|*@]{1,64}$/;
 
 type Params = Record<string, string | undefined>;
 
@@ -28,6 +32,8 @@ type Params = Record<string, string | undefined>;
  */
 export class WeChatPayClient {
   readonly #pool: Pool;
+  /** for `/secapi/…` (mutual TLS with the merchant certificate), or the plain pool without one */
+  readonly #securePool: Pool;
   readonly #basePath: string;
   readonly #merchant: Merchant;
   readonly #timeoutMs: number;
@@ -51,6 +57,16 @@ export class WeChatPayClient {
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
     });
+    const cert = options.certificate;
+    this.#securePool = cert
+      ? new Pool(base.origin, {
+          connections: 4,
+          keepAliveTimeout: 30_000,
+          connect: { timeout: options.timeoutMs, pfx: cert.pfx, passphrase: cert.passphrase },
+          headersTimeout: options.timeoutMs,
+          bodyTimeout: options.timeoutMs,
+        })
+      : this.#pool;
   }
 
   /** Create (or re-enter with identical parameters) a prepaid order. */
@@ -129,12 +145,75 @@ export class WeChatPayClient {
     return res.kind === 'verified' ? { kind: 'ok', data: {} } : res;
   }
 
-  /** Close the connection pool; calls in flight fail as retryable. */
-  async close(): Promise<void> {
-    await this.#pool.close();
+  /**
+   * Refund (part of) a paid order: `/secapi/pay/refund`, over mutual TLS with the merchant
+   * certificate. Asynchronous at WeChat: `ok` means accepted; `refundQuery` tells when it is done.
+   * The answer must be signed and about this very refund (order, out_refund_no, amounts).
+   */
+  async refund(p: RefundParams): Promise<RefundResult> {
+    if (!OUT_TRADE_NO.test(p.outTradeNo)) return fatal('invalid-request', 'invalid outTradeNo');
+    if (!OUT_REFUND_NO.test(p.outRefundNo)) return fatal('invalid-request', 'outRefundNo must be 1..64 of [0-9A-Za-z_-|*@]');
+    if (!Number.isSafeInteger(p.totalFee) || p.totalFee <= 0 || !Number.isSafeInteger(p.refundFee) || p.refundFee <= 0 || p.refundFee > p.totalFee) {
+      return fatal('invalid-request', 'refundFee must be 1..totalFee fen');
+    }
+    const res = await this.#call(
+      '/secapi/pay/refund',
+      {
+        out_trade_no: p.outTradeNo,
+        transaction_id: p.transactionId,
+        out_refund_no: p.outRefundNo,
+        total_fee: String(p.totalFee),
+        refund_fee: String(p.refundFee),
+        refund_desc: p.refundDesc?.slice(0, 80),
+      },
+      this.#securePool,
+    );
+    if (res.kind !== 'verified') return res;
+    const f = res.fields;
+    if (f.out_refund_no !== p.outRefundNo || f.out_trade_no !== p.outTradeNo) return fatal('merchant-mismatch', 'refund answered for another order or refund');
+    if (f.refund_fee !== String(p.refundFee) || (f.total_fee !== undefined && f.total_fee !== String(p.totalFee))) {
+      return fatal('malformed', `refund answered refund_fee=${f.refund_fee ?? '?'} total_fee=${f.total_fee ?? '?'}, asked ${p.refundFee}/${p.totalFee}`);
+    }
+    if (!f.refund_id) return fatal('malformed', 'refund SUCCESS without refund_id');
+    return { kind: 'ok', data: { refundId: f.refund_id, refundFee: p.refundFee, fields: f } };
   }
 
-  async #call(path: string, params: Params): Promise<Classified> {
+  /** The state of one of our refunds, by its out_refund_no. */
+  async refundQuery(outRefundNo: string): Promise<RefundQueryResult> {
+    if (!OUT_REFUND_NO.test(outRefundNo)) return fatal('invalid-request', 'invalid outRefundNo');
+    const res = await this.#call('/pay/refundquery', { out_refund_no: outRefundNo });
+    if (res.kind !== 'verified') return res;
+    const f = res.fields;
+    const count = Number(f.refund_count ?? '0');
+    for (let n = 0; n < count && n < 100; n += 1) {
+      if (f[`out_refund_no_${n}`] !== outRefundNo) continue;
+      const status = f[`refund_status_${n}`];
+      if (status !== 'PROCESSING' && status !== 'SUCCESS' && status !== 'REFUNDCLOSE' && status !== 'CHANGE') {
+        return fatal('malformed', `refund_status_${n}=${status ?? '(missing)'}`);
+      }
+      const fee = f[`refund_fee_${n}`];
+      if (fee === undefined || !FEN.test(fee)) return fatal('malformed', `refund_fee_${n} is not an integer`);
+      return {
+        kind: 'ok',
+        data: {
+          status,
+          refundFee: Number(fee),
+          ...(f[`refund_id_${n}`] ? { refundId: f[`refund_id_${n}`] } : {}),
+          ...(f[`refund_success_time_${n}`] ? { successTime: f[`refund_success_time_${n}`] } : {}),
+          fields: f,
+        },
+      };
+    }
+    return fatal('merchant-mismatch', `refundquery answered without refund ${outRefundNo}`);
+  }
+
+  /** Close the connection pools; calls in flight fail as retryable. */
+  async close(): Promise<void> {
+    await this.#pool.close();
+    if (this.#securePool !== this.#pool) await this.#securePool.close();
+  }
+
+  async #call(path: string, params: Params, pool: Pool = this.#pool): Promise<Classified> {
     const m = this.#merchant;
     // sign_type is sent even for MD5 (WeChat accepts it): the answer is then signed with the
     // type we pinned, whatever WeChat's default may be.
@@ -142,9 +221,9 @@ export class WeChatPayClient {
     for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') fields[k] = v;
     fields.sign = signFields(fields, m.apiKey, m.signType);
     const started = Date.now();
-    const res = await this.#post(path, buildXml(fields));
+    const res = await this.#post(pool, path, buildXml(fields));
     const outcome = typeof res === 'string' ? this.#interpret(res) : res;
-    const log = { path, outTradeNo: params.out_trade_no, kind: outcome.kind, ms: Date.now() - started };
+    const log = { path, outTradeNo: params.out_trade_no, outRefundNo: params.out_refund_no, kind: outcome.kind, ms: Date.now() - started };
     if (outcome.kind === 'retryable' || outcome.kind === 'fatal') {
       this.#log?.warn({ ...log, category: outcome.category, reason: outcome.reason }, 'wechat pay call failed');
     } else {
@@ -166,10 +245,10 @@ export class WeChatPayClient {
   }
 
   /** The body text of a 200 answer, or the classified transport failure. */
-  async #post(path: string, xml: string): Promise<string | Classified> {
+  async #post(pool: Pool, path: string, xml: string): Promise<string | Classified> {
     const signal = AbortSignal.timeout(this.#timeoutMs);
     try {
-      const { statusCode, body } = await this.#pool.request({
+      const { statusCode, body } = await pool.request({
         method: 'POST',
         path: this.#basePath + path,
         headers: { 'content-type': 'text/xml; charset=utf-8' },

@@ -42,8 +42,9 @@ export function classifyResponse(fields: Readonly<Record<string, string>>, merch
   if (resultCode !== 'FAIL') return fatal('malformed', `result_code=${resultCode ?? '(missing)'}`);
   const errCode = fields.err_code ?? '';
   const errCodeDes = fields.err_code_des ?? '';
-  if (errCode === 'SYSTEMERROR') {
-    return { kind: 'retryable', category: 'system-error', reason: `SYSTEMERROR: ${errCodeDes}` };
+  // WeChat's "try again with the same parameters" answers (refunds: the same out_refund_no)
+  if (errCode === 'SYSTEMERROR' || errCode === 'BIZERR_NEED_RETRY' || errCode === 'FREQUENCY_LIMITED') {
+    return { kind: 'retryable', category: 'system-error', reason: `${errCode}: ${errCodeDes}` };
   }
   if (isBusinessErrCode(errCode)) return { kind: 'error', errCode, errCodeDes };
   return fatal('unknown-err-code', `undocumented err_code=${errCode || '(missing)'}: ${errCodeDes}`);

@@ -30,6 +30,14 @@ export const BUSINESS_ERR_CODES = [
   'REQUIRE_POST_METHOD',
   'POST_DATA_EMPTY',
   'NOT_UTF8',
+  // refund / refundquery
+  'ERROR',
+  'PARAM_ERROR',
+  'TRADE_OVERDUE',
+  'USER_ACCOUNT_ABNORMAL',
+  'INVALID_REQ_TOO_MUCH',
+  'INVALID_TRANSACTIONID',
+  'REFUNDNOTEXIST',
 ] as const;
 export type WeChatErrCode = (typeof BUSINESS_ERR_CODES)[number];
 
@@ -99,6 +107,36 @@ export interface OrderQueryData {
 
 export type CloseOrderData = Readonly<Record<string, never>>;
 
+export interface RefundParams {
+  readonly outTradeNo: string;
+  readonly transactionId?: string;
+  /** ours, deterministic per refund: sending it again never refunds twice */
+  readonly outRefundNo: string;
+  readonly totalFee: number;
+  readonly refundFee: number;
+  readonly refundDesc?: string;
+}
+
+export interface RefundData {
+  readonly refundId: string;
+  readonly refundFee: number;
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+export type RefundStatus = 'PROCESSING' | 'SUCCESS' | 'REFUNDCLOSE' | 'CHANGE';
+
+export interface RefundQueryData {
+  readonly status: RefundStatus;
+  readonly refundId?: string;
+  readonly refundFee: number;
+  /** `yyyy-MM-dd HH:mm:ss` Beijing time, as sent, once SUCCESS */
+  readonly successTime?: string;
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+export type RefundResult = WeChatResult<RefundData>;
+export type RefundQueryResult = WeChatResult<RefundQueryData>;
+
 export type UnifiedOrderResult = WeChatResult<UnifiedOrderData>;
 export type OrderQueryResult = WeChatResult<OrderQueryData>;
 export type CloseOrderResult = WeChatResult<CloseOrderData>;
@@ -135,6 +173,11 @@ export interface WeChatPayClientOptions {
   readonly spbillCreateIp?: string;
   /** Keep-alive connections to the WeChat host. Default 16. */
   readonly connections?: number;
+  /**
+   * The merchant's API client certificate (PKCS#12, issued by WeChat; password = mch_id unless
+   * told otherwise): `/secapi/…` endpoints (refund) need it over mutual TLS.
+   */
+  readonly certificate?: { readonly pfx: Buffer; readonly passphrase: string };
   readonly maxResponseBytes?: number;
 }
 
