@@ -265,6 +265,51 @@ describe('WeChatPayClient result classification', () => {
   });
 });
 
+describe('refund answers are trusted only when they are about this very refund', () => {
+  const ask = { outTradeNo: '000000refund', transactionId: '4200000000000000000000000001', outRefundNo: 'RF000000refund', totalFee: 500, refundFee: 500 };
+  const refundAnswer = (over: Record<string, string> = {}) =>
+    signedAnswer({ result_code: 'SUCCESS', transaction_id: ask.transactionId, out_trade_no: ask.outTradeNo, out_refund_no: ask.outRefundNo, refund_id: '50000000000000000000000000001', refund_fee: '500', total_fee: '500', cash_fee: '500', ...over }, 'MD5');
+
+  it('accepts a signed answer for the same order, refund and amounts; sends to /secapi/pay/refund', async () => {
+    const paths: string[] = [];
+    const rogue = await rogueServer((path) => (paths.push(path), { status: 200, body: refundAnswer() }));
+    try {
+      expect(await client({ baseUrl: rogue.url, signType: 'MD5' }).refund(ask)).toMatchObject({ kind: 'ok', data: { refundId: '50000000000000000000000000001', refundFee: 500 } });
+      expect(paths).toEqual(['/secapi/pay/refund']);
+    } finally {
+      await rogue.close();
+    }
+  });
+
+  it.each([
+    ['another amount', { refund_fee: '1' }, 'malformed'],
+    ['another order', { out_trade_no: '000000other' }, 'merchant-mismatch'],
+    ['another refund', { out_refund_no: 'RF000000other' }, 'merchant-mismatch'],
+    ['another merchant', { mch_id: '10000101' }, 'merchant-mismatch'],
+  ])('refuses an answer for %s', async (_what, over, category) => {
+    const rogue = await rogueServer(() => ({ status: 200, body: refundAnswer(over) }));
+    try {
+      expect(await client({ baseUrl: rogue.url, signType: 'MD5' }).refund(ask)).toMatchObject({ kind: 'fatal', category });
+    } finally {
+      await rogue.close();
+    }
+  });
+
+  it('refuses an unsigned answer; BIZERR_NEED_RETRY is retryable; bad input is refused before sending', async () => {
+    const unsigned = await rogueServer(() => ({ status: 200, body: buildXml({ return_code: 'SUCCESS', result_code: 'SUCCESS', out_refund_no: ask.outRefundNo }) }));
+    const busy = await rogueServer(() => ({ status: 200, body: signedAnswer({ result_code: 'FAIL', err_code: 'BIZERR_NEED_RETRY', err_code_des: '退款业务流程错误，需要商户触发重试来解决' }, 'MD5') }));
+    try {
+      expect(await client({ baseUrl: unsigned.url, signType: 'MD5' }).refund(ask)).toMatchObject({ kind: 'fatal', category: 'signature' });
+      expect(await client({ baseUrl: busy.url, signType: 'MD5' }).refund(ask)).toMatchObject({ kind: 'retryable', category: 'system-error' });
+      expect(await client({ baseUrl: busy.url }).refund({ ...ask, refundFee: 501 })).toMatchObject({ kind: 'fatal', category: 'invalid-request' });
+      expect(await client({ baseUrl: busy.url }).refund({ ...ask, outRefundNo: 'no spaces' })).toMatchObject({ kind: 'fatal', category: 'invalid-request' });
+    } finally {
+      await unsigned.close();
+      await busy.close();
+    }
+  });
+});
+
 describe('sandbox faults seen through the client', () => {
   it('pay during close: the close answers ORDERPAID and the payment is in the ledger', async () => {
     const c = client();
