@@ -62,7 +62,7 @@ export class WeChatPayClient {
       ? new Pool(base.origin, {
           connections: 4,
           keepAliveTimeout: 30_000,
-          connect: { timeout: options.timeoutMs, pfx: cert.pfx, passphrase: cert.passphrase },
+          connect: { timeout: options.timeoutMs, pfx: cert.pfx, passphrase: cert.passphrase, ...(cert.ca ? { ca: cert.ca } : {}) },
           headersTimeout: options.timeoutMs,
           bodyTimeout: options.timeoutMs,
         })

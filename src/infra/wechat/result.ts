@@ -177,7 +177,12 @@ export interface WeChatPayClientOptions {
    * The merchant's API client certificate (PKCS#12, issued by WeChat; password = mch_id unless
    * told otherwise): `/secapi/…` endpoints (refund) need it over mutual TLS.
    */
-  readonly certificate?: { readonly pfx: Buffer; readonly passphrase: string };
+  readonly certificate?: {
+    readonly pfx: Buffer;
+    readonly passphrase: string;
+    /** extra CA to trust for the WeChat host (a TLS-inspecting proxy, a test server); default the system's */
+    readonly ca?: Buffer;
+  };
   readonly maxResponseBytes?: number;
 }
 
