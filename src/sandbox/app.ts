@@ -7,7 +7,7 @@ import { payRoutes } from './pay-routes.js';
 export interface SandboxOptions {
   /** The one merchant the sandbox knows (config.wechat.appId/mchId/apiKey). */
   readonly merchant: SandboxMerchant;
-  /** Multiplies the notification retry schedule and the 5-minute close rule. Default 1. */
+  /** Multiplies the notification retry schedule, the 5-minute close rule and the 10 s refund delay. Default 1. */
   readonly timeScale?: number;
   /** How long one notification waits for the merchant's reply (not scaled). Default 5000. */
   readonly notifyTimeoutMs?: number;
@@ -22,8 +22,8 @@ export interface SandboxOptions {
 export type SandboxInstance = FastifyInstance & { readonly sandbox: SandboxCore };
 
 /**
- * A local WeChat Pay v2 stand-in as a Fastify instance: the WeChat endpoints under `/pay/*` and
- * the control API under `/sandbox/*`. State is in memory. Closing the instance stops the
+ * A local WeChat Pay v2 stand-in as a Fastify instance: the WeChat endpoints under `/pay/*` (and
+ * `/secapi/pay/refund`) and the control API under `/sandbox/*`. State is in memory. Closing the instance stops the
  * notifier (timers cleared, deliveries aborted) and cuts short any injected delay.
  */
 export function buildSandbox(options: SandboxOptions): SandboxInstance {

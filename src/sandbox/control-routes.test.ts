@@ -46,7 +46,8 @@ describe('control API', () => {
     expect((await sandbox.control('POST', '/sandbox/pay', { out_trade_no: 'x', concurrent: 0 })).status).toBe(400);
     expect((await sandbox.control('POST', '/sandbox/faults', { systemErrorRate: 2 })).status).toBe(400);
     expect((await sandbox.control('POST', '/sandbox/faults', { tamper: 'maybe' })).status).toBe(400);
-    expect((await sandbox.control('POST', '/sandbox/faults', { delayMs: { refund: 1 } })).status).toBe(400);
+    expect((await sandbox.control('POST', '/sandbox/faults', { delayMs: { reverse: 1 } })).status).toBe(400); // not an endpoint here
+    expect((await sandbox.control('POST', '/sandbox/refund', { out_trade_no: '000333001', refund_fee: 0 })).status).toBe(400);
     expect((await sandbox.control('POST', '/sandbox/faults', { unknown: true })).status).toBe(400);
   });
 
@@ -59,7 +60,10 @@ describe('control API', () => {
     });
     const more = await sandbox.faults({ tamper: { orderquery: 'unsigned' } });
     expect(more.systemErrorRate.closeorder).toBe(0.5);
-    expect(more.tamper).toEqual({ unifiedorder: 'none', orderquery: 'unsigned', closeorder: 'none' });
+    expect(more.tamper).toEqual({ unifiedorder: 'none', orderquery: 'unsigned', closeorder: 'none', refund: 'none', refundquery: 'none' });
+    const refundOnly = await sandbox.faults({ delayMs: { refund: 7 }, systemErrorRate: { refundquery: 1 } });
+    expect(refundOnly.delayMs).toEqual({ unifiedorder: 5, orderquery: 5, closeorder: 5, refund: 7, refundquery: 5 });
+    expect(refundOnly.systemErrorRate).toMatchObject({ closeorder: 0.5, refund: 0, refundquery: 1 });
     await sandbox.reset();
     expect((await sandbox.control('GET', '/sandbox/faults')).body).toEqual({ ...DEFAULT_FAULTS, closeRule: false }); // as started
   });
@@ -78,15 +82,35 @@ describe('control API', () => {
 
     await sandbox.reset();
     expect((await sandbox.order('000222001')).status).toBe(404);
-    expect(await sandbox.ledger()).toEqual({ paid: [], closed: [], notifications: [] });
+    expect(await sandbox.ledger()).toEqual({ paid: [], closed: [], notifications: [], refunds: [] });
   });
 
   it('pay-error and refund move orders through PAYERROR and REFUND', async () => {
     await create('000333001');
-    expect((await sandbox.control('POST', '/sandbox/refund', { out_trade_no: '000333001' })).status).toBe(409);
+    expect(await sandbox.control('POST', '/sandbox/refund', { out_trade_no: '000333001' })).toMatchObject({ status: 409, body: { code: 'ORDERNOTEXIST' } });
     expect((await sandbox.control('POST', '/sandbox/pay-error', { out_trade_no: '000333001' })).body).toMatchObject({ trade_state: 'PAYERROR' });
     expect((await sandbox.pay('000333001')).status).toBe(200); // the buyer tries again and succeeds
     expect((await sandbox.control('POST', '/sandbox/refund', { out_trade_no: '000333001' })).body).toMatchObject({ trade_state: 'REFUND' });
     expect(await client.closeOrder('000333001')).toMatchObject({ kind: 'error', errCode: 'ORDERPAID' });
+  });
+
+  it('a refund made elsewhere goes through the refund rules and shows in the order and the ledger', async () => {
+    await create('000444001');
+    await sandbox.pay('000444001');
+    const part = await sandbox.control('POST', '/sandbox/refund', { out_trade_no: '000444001', refund_fee: 30, out_refund_no: 'R000444001-1' });
+    expect(part.body).toMatchObject({ trade_state: 'REFUND', refunds: [{ out_refund_no: 'R000444001-1', refund_fee: 30, total_fee: 100, via: 'control' }] });
+    const rest = await sandbox.control('POST', '/sandbox/refund', { out_trade_no: '000444001' }); // default: all that is left
+    expect(rest.status).toBe(200);
+    const refunds = (rest.body.refunds as { refund_fee: number; out_refund_no: string; refund_status: string }[]);
+    expect(refunds.map((r) => r.refund_fee)).toEqual([30, 70]);
+    expect(refunds[1]?.out_refund_no).toMatch(/^SANDBOX-[0-9a-f]{24}$/);
+    expect(['PROCESSING', 'SUCCESS']).toContain(refunds[1]?.refund_status);
+    expect(await sandbox.control('POST', '/sandbox/refund', { out_trade_no: '000444001' })).toMatchObject({ status: 409, body: { code: 'ERROR', message: '订单已全额退款' } });
+    const ledger = await sandbox.ledger();
+    expect(ledger.refunds.map((r) => [r.out_trade_no, r.refund_fee, r.total_fee, r.via])).toEqual([
+      ['000444001', 30, 100, 'control'],
+      ['000444001', 70, 100, 'control'],
+    ]);
+    expect(ledger.refunds[0]?.refund_id).toMatch(/^\d{29}$/);
   });
 });

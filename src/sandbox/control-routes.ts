@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { SandboxCore } from './core.js';
+import { applyRefund } from './endpoints.js';
 import { faultsPatchSchema } from './faults.js';
 import { orderView, type SandboxOrder } from './store.js';
 
@@ -10,9 +12,10 @@ import { orderView, type SandboxOrder } from './store.js';
  *   POST /sandbox/pay        {out_trade_no, concurrent?, duplicates?}  the buyer pays; notify
  *   POST /sandbox/notify     {out_trade_no, concurrent?, duplicates?}  notify a paid order again
  *   POST /sandbox/pay-error  {out_trade_no}   NOTPAY → PAYERROR (no notification)
- *   POST /sandbox/refund     {out_trade_no}   SUCCESS → REFUND
- *   GET  /sandbox/orders/:outTradeNo          one order, 404 when unknown
- *   GET  /sandbox/ledger                      {paid, closed, notifications}
+ *   POST /sandbox/refund     {out_trade_no, refund_fee?, out_refund_no?}  a refund made elsewhere
+ *                            (e.g. on the merchant platform): same rules as /secapi/pay/refund
+ *   GET  /sandbox/orders/:outTradeNo          one order with its refunds, 404 when unknown
+ *   GET  /sandbox/ledger                      {paid, closed, notifications, refunds}
  *   GET  /sandbox/faults, POST /sandbox/faults (partial update; answers the full set)
  *   POST /sandbox/reset                       orders, ledger, faults and pending notifications
  *   GET  /sandbox/health
@@ -28,6 +31,15 @@ const deliverySchema = z
   })
   .strict();
 const orderRefSchema = z.object({ out_trade_no: outTradeNo }).strict();
+const refundSchema = z
+  .object({
+    out_trade_no: outTradeNo,
+    /** Default: all that is left to refund. */
+    refund_fee: z.number().int().min(1).optional(),
+    /** Default: a fresh `SANDBOX-…` number. */
+    out_refund_no: z.string().regex(/^[0-9A-Za-z_\-|*@]{1,64}$/).optional(),
+  })
+  .strict();
 
 export function controlRoutes(core: SandboxCore) {
   return async function register(app: FastifyInstance): Promise<void> {
@@ -60,23 +72,38 @@ export function controlRoutes(core: SandboxCore) {
       if (!order) return conflict(reply, ['ORDERNOTEXIST', 'unknown out_trade_no']);
       if (order.state !== 'NOTPAY') return conflict(reply, ['INVALID_STATE', `order is ${order.state}`]);
       core.store.markPayError(order);
-      return orderView(order);
+      return orderView(order, new Date());
     });
 
+    // The same rules as /secapi/pay/refund, so refundquery, the ledger and later refunds see it.
     app.post('/sandbox/refund', async (req, reply) => {
-      const input = parse(orderRefSchema, req.body, reply);
+      const input = parse(refundSchema, req.body, reply);
       if (!input) return reply;
       const order = core.store.get(input.out_trade_no);
       if (!order) return conflict(reply, ['ORDERNOTEXIST', 'unknown out_trade_no']);
-      if (order.state !== 'SUCCESS') return conflict(reply, ['INVALID_STATE', `order is ${order.state}`]);
-      core.store.markRefunded(order);
-      return orderView(order);
+      const now = new Date();
+      const outcome = applyRefund(
+        core.store,
+        order,
+        {
+          outRefundNo: input.out_refund_no ?? `SANDBOX-${randomBytes(12).toString('hex')}`,
+          totalFee: order.totalFee,
+          refundFee: input.refund_fee ?? Math.max(order.totalFee - core.store.refundedFee(order), 1),
+          refundAccount: 'REFUND_SOURCE_UNSETTLED_FUNDS',
+          refundDesc: undefined,
+          notifyUrl: undefined,
+          via: 'control',
+        },
+        now,
+      );
+      if (!outcome.ok) return conflict(reply, [outcome.errCode, outcome.errCodeDes]);
+      return orderView(order, now);
     });
 
     app.get<{ Params: { outTradeNo: string } }>('/sandbox/orders/:outTradeNo', async (req, reply) => {
       const order = core.store.get(req.params.outTradeNo);
       if (!order) return reply.code(404).send({ code: 'ORDERNOTEXIST', message: 'unknown out_trade_no' });
-      return orderView(order);
+      return orderView(order, new Date());
     });
 
     app.get('/sandbox/ledger', async () => core.store.ledger());

@@ -2,7 +2,7 @@ import { nonceStr, signFields } from '../infra/wechat/sign.js';
 import { buildXml } from '../infra/wechat/xml.js';
 import { applyFaults, DEFAULT_FAULTS, type Faults, type FaultsPatch } from './faults.js';
 import { Notifier } from './notifier.js';
-import { SandboxStore, type PaidEntry, type SandboxOrder } from './store.js';
+import { REFUND_DELAY_MS, SandboxStore, type PaidEntry, type SandboxOrder } from './store.js';
 
 export interface SandboxMerchant {
   readonly appId: string;
@@ -25,7 +25,7 @@ export interface SandboxCoreOptions {
 
 /** State, faults and the notifier of one sandbox instance, shared by its two route sets. */
 export class SandboxCore {
-  readonly store = new SandboxStore();
+  readonly store: SandboxStore;
   readonly merchant: SandboxMerchant;
   readonly timeScale: number;
   readonly notifier: Notifier;
@@ -35,6 +35,7 @@ export class SandboxCore {
   constructor(opts: SandboxCoreOptions) {
     this.merchant = opts.merchant;
     this.timeScale = opts.timeScale;
+    this.store = new SandboxStore({ refundDelayMs: REFUND_DELAY_MS * opts.timeScale });
     this.#initialFaults = applyFaults(DEFAULT_FAULTS, opts.faults ?? {});
     this.faults = this.#initialFaults;
     this.notifier = new Notifier({

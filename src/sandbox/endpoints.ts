@@ -1,11 +1,11 @@
 import type { SignType } from '../infra/wechat/sign.js';
-import { fromBeijingTime } from '../infra/wechat/time.js';
+import { fromBeijingTime, toBeijingTime } from '../infra/wechat/time.js';
 import { paysDuringClose, type Endpoint, type Faults } from './faults.js';
-import type { SandboxOrder, SandboxStore } from './store.js';
+import { REFUND_ACCOUNTS, refundStatus, type NewRefund, type RefundAccount, type SandboxOrder, type SandboxRefund, type SandboxStore } from './store.js';
 import { businessError, invalidParam, ok, protocolFail, RETURN_MSG, type Reply } from './wire.js';
 
 /**
- * The three WeChat endpoints' business rules, on a request already authenticated (merchant and
+ * The WeChat endpoints' business rules, on a request already authenticated (merchant and
  * signature checked). Each returns the reply; the HTTP layer renders it.
  */
 export interface EndpointContext {
@@ -22,7 +22,12 @@ export interface EndpointContext {
 type Fields = Readonly<Record<string, string>>;
 
 const OUT_TRADE_NO = /^[0-9A-Za-z_\-|*]{6,32}$/;
+const OUT_REFUND_NO = /^[0-9A-Za-z_\-|*@]{1,64}$/;
 const TOTAL_FEE = /^[1-9][0-9]{0,14}$/;
+const NOTIFY_URL = /^https?:\/\/[^?#\s]+$/;
+const OFFSET = /^(0|[1-9][0-9]{0,8})$/;
+/** refundquery by an order answers at most this many refunds; `offset` pages through the rest. */
+const REFUND_PAGE = 10;
 const CLOSE_RULE_MS = 5 * 60 * 1000;
 // Parameters that change on every call and so are not part of "the same request".
 const VOLATILE = new Set(['nonce_str', 'sign', 'sign_type']);
@@ -41,6 +46,8 @@ export const REQUIRED: Readonly<Record<Endpoint, readonly string[]>> = {
   unifiedorder: ['body', 'out_trade_no', 'total_fee', 'spbill_create_ip', 'notify_url', 'trade_type'],
   orderquery: [],
   closeorder: ['out_trade_no'],
+  refund: ['out_refund_no', 'total_fee', 'refund_fee'],
+  refundquery: [],
 };
 
 /** Missing or malformed parameters: WeChat's unsigned FAIL answer, before any business rule. */
@@ -57,6 +64,14 @@ export function checkRequest(endpoint: Endpoint, f: Fields): Reply | undefined {
       return !f.transaction_id && !f.out_trade_no ? protocolFail(RETURN_MSG.LACK_PARAMS) : undefined;
     case 'closeorder':
       return undefined;
+    case 'refund': {
+      if (!f.transaction_id && !f.out_trade_no) return protocolFail(RETURN_MSG.LACK_PARAMS);
+      const invalid = invalidRefundField(f);
+      return invalid ? invalidParam(invalid) : undefined;
+    }
+    case 'refundquery':
+      if (!f.refund_id && !f.out_refund_no && !f.transaction_id && !f.out_trade_no) return protocolFail(RETURN_MSG.LACK_PARAMS);
+      return f.offset !== undefined && !OFFSET.test(f.offset) ? invalidParam('offset') : undefined;
   }
 }
 
@@ -69,6 +84,10 @@ export function handleEndpoint(endpoint: Endpoint, f: Fields, ctx: EndpointConte
       return orderQuery(f, ctx);
     case 'closeorder':
       return closeOrder(f, ctx);
+    case 'refund':
+      return refund(f, ctx);
+    case 'refundquery':
+      return refundQuery(f, ctx);
   }
 }
 
@@ -109,7 +128,7 @@ function invalidUnifiedOrderField(f: Fields): string | undefined {
   if (!TOTAL_FEE.test(f.total_fee ?? '')) return 'total_fee';
   if ((f.body ?? '').length > 127) return 'body';
   if ((f.attach ?? '').length > 127) return 'attach';
-  if (!/^https?:\/\/[^?#\s]+$/.test(f.notify_url ?? '')) return 'notify_url';
+  if (!NOTIFY_URL.test(f.notify_url ?? '')) return 'notify_url';
   for (const name of ['time_start', 'time_expire']) {
     const value = f[name];
     if (value !== undefined && !fromBeijingTime(value)) return name;
@@ -159,4 +178,146 @@ function closeOrder(f: Fields, ctx: EndpointContext): Reply {
   }
   ctx.store.markClosed(order, ctx.now);
   return ok({ result_msg: 'OK' });
+}
+
+/**
+ * Malformed refund parameters; WeChat answers a refund_fee above the request's own total_fee the
+ * same way (`return_code=FAIL, return_msg=invalid refund_fee`), before looking at the order.
+ */
+function invalidRefundField(f: Fields): string | undefined {
+  if (!OUT_REFUND_NO.test(f.out_refund_no ?? '')) return 'out_refund_no';
+  if (!TOTAL_FEE.test(f.total_fee ?? '')) return 'total_fee';
+  if (!TOTAL_FEE.test(f.refund_fee ?? '') || Number(f.refund_fee) > Number(f.total_fee)) return 'refund_fee';
+  if (f.refund_fee_type !== undefined && f.refund_fee_type !== 'CNY') return 'refund_fee_type';
+  if ((f.refund_desc ?? '').length > 80) return 'refund_desc';
+  if (f.refund_account !== undefined && !isRefundAccount(f.refund_account)) return 'refund_account';
+  if (f.notify_url !== undefined && !NOTIFY_URL.test(f.notify_url)) return 'notify_url';
+  return undefined;
+}
+
+const isRefundAccount = (value: string): value is RefundAccount => (REFUND_ACCOUNTS as readonly string[]).includes(value);
+
+/** A refund's outcome: the refund (new or the one already made with this out_refund_no) or why not. */
+export type RefundOutcome =
+  | { readonly ok: true; readonly refund: SandboxRefund; readonly created: boolean }
+  | { readonly ok: false; readonly errCode: string; readonly errCodeDes: string };
+
+const refused = (errCode: string, errCodeDes: string): RefundOutcome => ({ ok: false, errCode, errCodeDes });
+
+/**
+ * WeChat's refund rules for an order that exists (shared by /secapi/pay/refund and the control
+ * API's POST /sandbox/refund). err_codes as WeChat answers them:
+ * - same out_refund_no again, same amounts: the same refund (nothing new is refunded);
+ * - same out_refund_no, other amounts, or a total_fee that is not the order's:
+ *   `REFUND_FEE_MISMATCH` 订单金额或退款金额与之前请求不一致，请核实后再试;
+ * - an out_refund_no already used for another order: `INVALID_REQUEST` (the sandbox's choice);
+ * - an order never paid (NOTPAY, PAYERROR, CLOSED): `ORDERNOTEXIST` — WeChat's documented answer
+ *   ("未支付的订单不能发起退款"), with its own err_code_des here;
+ * - nothing left to refund: `ERROR` 订单已全额退款; more than what is left:
+ *   `INVALID_REQUEST` refund_fee大于可退金额.
+ */
+export function applyRefund(store: SandboxStore, order: SandboxOrder, input: NewRefund, now: Date): RefundOutcome {
+  const existing = store.refundByOutRefundNo(input.outRefundNo);
+  if (existing) {
+    if (existing.outTradeNo !== order.outTradeNo) return refused('INVALID_REQUEST', '商户退款单号已用于其他订单');
+    if (existing.totalFee !== input.totalFee || existing.refundFee !== input.refundFee) return refused('REFUND_FEE_MISMATCH', REFUND_FEE_MISMATCH_DES);
+    return { ok: true, refund: existing, created: false };
+  }
+  if (!isPaid(order)) return refused('ORDERNOTEXIST', '订单未支付，不能发起退款');
+  if (input.totalFee !== order.totalFee) return refused('REFUND_FEE_MISMATCH', REFUND_FEE_MISMATCH_DES);
+  const refundable = order.totalFee - store.refundedFee(order);
+  if (refundable <= 0) return refused('ERROR', '订单已全额退款');
+  if (input.refundFee > refundable) return refused('INVALID_REQUEST', 'refund_fee大于可退金额');
+  return { ok: true, refund: store.addRefund(order, input, now), created: true };
+}
+
+const REFUND_FEE_MISMATCH_DES = '订单金额或退款金额与之前请求不一致，请核实后再试';
+
+function refund(f: Fields, ctx: EndpointContext): Reply {
+  // transaction_id wins when both are given (WeChat's rule); only paid orders have one.
+  const order = f.transaction_id ? ctx.store.byTransactionId(f.transaction_id) : ctx.store.get(f.out_trade_no ?? '');
+  if (!order) return businessError('ORDERNOTEXIST', '订单不存在');
+  const account = f.refund_account ?? '';
+  const outcome = applyRefund(
+    ctx.store,
+    order,
+    {
+      outRefundNo: f.out_refund_no ?? '',
+      totalFee: Number(f.total_fee),
+      refundFee: Number(f.refund_fee),
+      refundAccount: isRefundAccount(account) ? account : 'REFUND_SOURCE_UNSETTLED_FUNDS', // checked by checkRequest
+      refundDesc: f.refund_desc,
+      notifyUrl: f.notify_url,
+      via: 'refund',
+    },
+    ctx.now,
+  );
+  if (!outcome.ok) return businessError(outcome.errCode, outcome.errCodeDes);
+  const r = outcome.refund;
+  return ok({
+    transaction_id: order.transactionId,
+    out_trade_no: order.outTradeNo,
+    out_refund_no: r.outRefundNo,
+    refund_id: r.refundId,
+    refund_fee: String(r.refundFee),
+    total_fee: String(r.totalFee),
+    cash_fee: String(order.totalFee),
+    cash_refund_fee: String(r.refundFee),
+    coupon_refund_fee: '0',
+    coupon_refund_count: '0',
+  });
+}
+
+/**
+ * refundquery. WeChat's priority: refund_id > out_refund_no > transaction_id > out_trade_no. By a
+ * refund key it answers that one refund; by an order key the order's refunds, 10 at a time
+ * (`offset` pages; `total_refund_count` when the order has more than 10 or offset is given).
+ */
+function refundQuery(f: Fields, ctx: EndpointContext): Reply {
+  const notFound = businessError('REFUNDNOTEXIST', '退款订单查询失败');
+  let order: SandboxOrder | undefined;
+  let refunds: readonly SandboxRefund[];
+  let totalRefundCount: number | undefined;
+  if (f.refund_id || f.out_refund_no) {
+    const one = f.refund_id ? ctx.store.refundById(f.refund_id) : ctx.store.refundByOutRefundNo(f.out_refund_no ?? '');
+    order = one && ctx.store.get(one.outTradeNo);
+    refunds = one ? [one] : [];
+  } else {
+    order = f.transaction_id ? ctx.store.byTransactionId(f.transaction_id) : ctx.store.get(f.out_trade_no ?? '');
+    const all = order?.refunds ?? [];
+    const offset = Number(f.offset ?? 0);
+    if (all.length > 0 && offset >= all.length) return businessError('PARAM_ERROR', 'offset超过了退款单总笔数');
+    refunds = all.slice(offset, offset + REFUND_PAGE);
+    if (all.length > REFUND_PAGE || f.offset !== undefined) totalRefundCount = all.length;
+  }
+  if (!order || refunds.length === 0) return notFound;
+
+  const fields: Record<string, string | undefined> = {
+    transaction_id: order.transactionId,
+    out_trade_no: order.outTradeNo,
+    total_fee: String(order.totalFee),
+    fee_type: 'CNY',
+    cash_fee: String(order.totalFee),
+    refund_fee: String(refunds.reduce((sum, r) => sum + r.refundFee, 0)),
+    total_refund_count: totalRefundCount === undefined ? undefined : String(totalRefundCount),
+    refund_count: String(refunds.length),
+  };
+  refunds.forEach((r, n) => {
+    const status = refundStatus(r, ctx.now);
+    fields[`out_refund_no_${n}`] = r.outRefundNo;
+    fields[`refund_id_${n}`] = r.refundId;
+    fields[`refund_channel_${n}`] = 'ORIGINAL';
+    fields[`refund_fee_${n}`] = String(r.refundFee);
+    fields[`refund_status_${n}`] = status;
+    fields[`refund_account_${n}`] = r.refundAccount;
+    fields[`refund_recv_accout_${n}`] = '支付用户零钱';
+    if (status === 'SUCCESS') fields[`refund_success_time_${n}`] = beijingDateTime(r.succeedsAt);
+  });
+  return ok(fields);
+}
+
+/** `yyyy-MM-dd HH:mm:ss`, Beijing time: the format of refund_success_time_$n. */
+export function beijingDateTime(date: Date): string {
+  const t = toBeijingTime(date);
+  return `${t.slice(0, 4)}-${t.slice(4, 6)}-${t.slice(6, 8)} ${t.slice(8, 10)}:${t.slice(10, 12)}:${t.slice(12, 14)}`;
 }

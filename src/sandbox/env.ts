@@ -3,7 +3,8 @@ import type { RawEnv } from '../config/env.js';
 
 /**
  * Sandbox-only settings not (yet) in the shared Config: `SANDBOX_TIME_SCALE` multiplies the
- * notification retry schedule and the 5-minute close rule (0.001 turns 15 s into 15 ms).
+ * notification retry schedule, the 5-minute close rule and the 10 s refund delay (0.001 turns
+ * 15 s into 15 ms).
  * Validated here, once, with the same "name the bad variable" failure as src/config/env.ts.
  */
 const schema = z.object({

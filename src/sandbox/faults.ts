@@ -7,8 +7,9 @@ import { z } from 'zod';
  * - `systemErrorRate`: answered after authentication and before anything is applied (a signed
  *   `result_code=FAIL, err_code=SYSTEMERROR, err_code_des=系统错误`): nothing changed.
  * - `delayMs`, `dropRate`, `tamper`: act on the answer, after the request was applied. That is
- *   the hard case for a caller: the close (or order) happened at "WeChat" but the answer is late,
- *   lost or untrustworthy; a retry then sees ORDERCLOSED / the re-entry answer.
+ *   the hard case for a caller: the close (order, refund) happened at "WeChat" but the answer is
+ *   late, lost or untrustworthy; a retry then sees ORDERCLOSED / the re-entry answer / the same
+ *   refund (a refund is idempotent on out_refund_no).
  * - `closeRule`: WeChat's "no closeorder within 5 minutes of creation" (5 min × time scale).
  *   WeChat documents no answer for it; the sandbox answers the retryable
  *   `err_code=SYSTEMERROR, err_code_des=订单创建5分钟内不能关闭`. **On by default**, as at
@@ -20,8 +21,17 @@ import { z } from 'zod';
  *   only the listed out_trade_nos), the buyer's payment lands first: the order becomes paid, its
  *   notification is sent, and the close answers ORDERPAID.
  */
-export const ENDPOINTS = ['unifiedorder', 'orderquery', 'closeorder'] as const;
+export const ENDPOINTS = ['unifiedorder', 'orderquery', 'closeorder', 'refund', 'refundquery'] as const;
 export type Endpoint = (typeof ENDPOINTS)[number];
+
+/** Where each endpoint answers: WeChat serves refunds under `/secapi` (the client-certificate host path). */
+export const ENDPOINT_PATHS: Readonly<Record<Endpoint, string>> = {
+  unifiedorder: '/pay/unifiedorder',
+  orderquery: '/pay/orderquery',
+  closeorder: '/pay/closeorder',
+  refund: '/secapi/pay/refund',
+  refundquery: '/pay/refundquery',
+};
 
 /**
  * How the (otherwise correct) answer is spoiled: a wrong signature, no signature, another
@@ -42,7 +52,7 @@ export interface Faults {
   readonly payDuringClose: boolean | readonly string[];
 }
 
-const every = <T>(value: T): PerEndpoint<T> => ({ unifiedorder: value, orderquery: value, closeorder: value });
+const every = <T>(value: T): PerEndpoint<T> => ({ unifiedorder: value, orderquery: value, closeorder: value, refund: value, refundquery: value });
 
 export const DEFAULT_FAULTS: Faults = Object.freeze({
   systemErrorRate: every(0),
@@ -56,7 +66,7 @@ export const DEFAULT_FAULTS: Faults = Object.freeze({
 
 // Each per-endpoint fault takes one value for every endpoint or an object naming some of them.
 const perEndpoint = <S extends z.ZodType>(value: S) =>
-  z.union([value, z.object({ unifiedorder: value, orderquery: value, closeorder: value }).partial().strict()]);
+  z.union([value, z.object({ unifiedorder: value, orderquery: value, closeorder: value, refund: value, refundquery: value }).partial().strict()]);
 
 export const faultsPatchSchema = z
   .object({

@@ -4,13 +4,15 @@ import { isSignType, verifySignature, type SignType } from '../infra/wechat/sign
 import { parseWeChatXml, WeChatXmlError } from '../infra/wechat/xml.js';
 import type { SandboxCore } from './core.js';
 import { checkRequest, handleEndpoint } from './endpoints.js';
-import { chance, ENDPOINTS, type Endpoint } from './faults.js';
+import { chance, ENDPOINT_PATHS, ENDPOINTS, type Endpoint } from './faults.js';
 import { businessError, invalidParam, protocolFail, render, RETURN_MSG, type Reply } from './wire.js';
 
 /**
- * `/pay/unifiedorder`, `/pay/orderquery`, `/pay/closeorder`: WeChat's wire protocol. Bodies are
- * taken raw whatever their content type (WeChat does not look at it) and parsed with the same
- * hardened parser as the client; Fastify only caps them at 1 MiB, our parser at 64 KiB.
+ * `/pay/unifiedorder`, `/pay/orderquery`, `/pay/closeorder`, `/secapi/pay/refund`,
+ * `/pay/refundquery`: WeChat's wire protocol. WeChat wants a client certificate for `/secapi`;
+ * the sandbox speaks plain HTTP and asks for none. Bodies are taken raw whatever their content
+ * type (WeChat does not look at it) and parsed with the same hardened parser as the client;
+ * Fastify only caps them at 1 MiB, our parser at 64 KiB.
  */
 export function payRoutes(core: SandboxCore, shutdown: AbortSignal) {
   return async function register(app: FastifyInstance): Promise<void> {
@@ -18,7 +20,7 @@ export function payRoutes(core: SandboxCore, shutdown: AbortSignal) {
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
 
     for (const endpoint of ENDPOINTS) {
-      const url = `/pay/${endpoint}`;
+      const url = ENDPOINT_PATHS[endpoint];
       app.post(url, (req, reply) => answer(core, shutdown, endpoint, req, reply));
       app.route({
         method: ['GET', 'PUT', 'DELETE', 'PATCH'],

@@ -35,7 +35,7 @@ describe('refund over mutual TLS with a PKCS#12 merchant certificate', () => {
     server = createServer(
       { key: readFileSync(file('server.key')), cert: readFileSync(file('server.crt')), ca: readFileSync(file('ca.crt')), requestCert: true, rejectUnauthorized: true },
       (req, res) => {
-        seenClient = (req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN ?? '';
+        seenClient = String((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN ?? '');
         req.resume();
         req.on('end', () => {
           const fields: Record<string, string> = {
