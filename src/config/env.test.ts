@@ -53,7 +53,7 @@ describe('configuration', () => {
   it('refuses a payment window under 5 minutes against the real WeChat host', () => {
     const found = problems({ WECHAT_PAY_BASE_URL: 'https://api.mch.weixin.qq.com', ORDER_TIMEOUT_MS: '60000' });
     expect(found.join()).toMatch(/ORDER_TIMEOUT_MS: must be >= 300000/);
-    expect(loadConfig({ WECHAT_PAY_BASE_URL: 'https://api.mch.weixin.qq.com', ORDER_TIMEOUT_MS: '300000' }).wechat.isProduction).toBe(true);
+    expect(loadConfig({ WECHAT_PAY_BASE_URL: 'https://api.mch.weixin.qq.com', ORDER_TIMEOUT_MS: '300000', AUTO_REFUND_LATE_PAYMENTS: 'false' }).wechat.isProduction).toBe(true);
     expect(loadConfig({ ORDER_TIMEOUT_MS: '2000' }).orderTimeoutMs).toBe(2000); // sandbox: short windows are fine
   });
 
@@ -63,6 +63,17 @@ describe('configuration', () => {
     expect(found.join()).toMatch(/WECHAT_CLOSE_MIN_AGE_MS: must be >= 300000/);
     expect(loadConfig({ WECHAT_CLOSE_MIN_AGE_MS: '300' }).wechat.closeMinAgeMs).toBe(300);
     expect(problems({ WECHAT_CLOSE_MIN_AGE_MS: '-1' }).join()).toMatch(/WECHAT_CLOSE_MIN_AGE_MS/);
+  });
+
+  it('refunds against the real host need a readable merchant certificate, unless auto-refund is off', () => {
+    const real = { WECHAT_PAY_BASE_URL: 'https://api.mch.weixin.qq.com', ORDER_TIMEOUT_MS: '1800000' };
+    expect(problems(real).join()).toMatch(/WECHAT_CERT_P12: required against WeChat Pay/);
+    expect(loadConfig({ ...real, AUTO_REFUND_LATE_PAYMENTS: 'false' }).wechat.autoRefund).toBe(false);
+    expect(problems({ WECHAT_CERT_P12: '/nonexistent/apiclient_cert.p12' }).join()).toMatch(/WECHAT_CERT_P12: cannot read this file/);
+    const config = loadConfig({ WECHAT_CERT_P12: 'package.json', WECHAT_MCH_ID: '1900000109' });
+    expect(config.wechat.certificateFile).toEqual({ path: 'package.json', passphrase: '1900000109' }); // password defaults to mch_id
+    expect(loadConfig({}).wechat.autoRefund).toBe(true);
+    expect(problems({ AUTO_REFUND_LATE_PAYMENTS: 'yes' }).join()).toMatch(/AUTO_REFUND_LATE_PAYMENTS/);
   });
 
   it('refuses a notify URL with a query string (WeChat rule)', () => {
