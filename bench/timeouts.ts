@@ -118,6 +118,11 @@ async function main(): Promise<void> {
     WORKER_METRICS_PORT: '0',
     LOG_LEVEL: options.logLevel,
     BENCH_TIMER_PREFIX: timerPrefix,
+    // The orders are created at the sandbox moments before they fall due; WeChat's 5-minute close
+    // rule would only make every close wait (both designs alike). The bench measures the close
+    // path's own cost, so the rule is off here (tested in test/worker/close-rule.test.ts).
+    SANDBOX_CLOSE_RULE: 'off',
+    WECHAT_CLOSE_MIN_AGE_MS: '0',
   };
   const config = loadConfig(env);
   const redis = createRedis(config.redisUrl, 'worker', silent, 'bench-timeouts');

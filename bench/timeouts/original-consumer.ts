@@ -3,6 +3,7 @@ import { loadConfig } from '../../src/config/env.js';
 import { closeOrder } from '../../src/domain/orders/close.js';
 import { createInfra, waitForRedis } from '../../src/infra/context.js';
 import { createLogger } from '../../src/infra/logger.js';
+import { startPersister } from '../../src/domain/outbox/persister.js';
 import { type TimerMessage, originalTimerNames, originalTopology } from './original-timer.js';
 
 /**
@@ -17,6 +18,8 @@ const config = loadConfig(process.env);
 const logger = createLogger('original-timer', config.logLevel);
 const infra = createInfra(config, logger, 'worker');
 await waitForRedis(infra.core.redis, config.redisUrl);
+// closes reach MySQL through the outbox since the outbox change: this process persists them too
+const persister = startPersister(infra.core, config.persister);
 const names = originalTimerNames(process.env.BENCH_TIMER_PREFIX ?? 'bench.timer');
 
 let failed = 0;
@@ -50,6 +53,8 @@ const stop = async () => {
   if (stopping) return;
   stopping = true;
   await consumer.close();
+  await persister.drainNow().catch(() => undefined);
+  await persister.close();
   await infra.close();
   logger.info({ failed }, 'original timer consumer stopped');
   process.exit(0);

@@ -22,14 +22,17 @@ export interface Infra {
   core: CoreDeps;
   amqp: Connection;
   publisher: PaymentPublisher;
+  /** BullMQ's connection (queues and workers); `core.redis` is our own commands' (auto-pipelined) */
+  queueRedis: Redis;
   readinessChecks: { name: string; check: () => Promise<void> }[];
   close(): Promise<void>;
 }
 
 export function createInfra(config: Config, logger: Logger, role: RedisRole): Infra {
-  const redis: Redis = createRedis(config.redisUrl, role, logger);
+  const redis: Redis = createRedis(config.redisUrl, role, logger, role, true);
+  const queueRedis: Redis = createRedis(config.redisUrl, role, logger, `${role}-queues`);
   const prisma = createPrisma(config.databaseUrl, logger);
-  const queues = new Queues(redis, config.queuePrefix, config.close, logger);
+  const queues = new Queues(queueRedis, config.queuePrefix, config.close, logger);
   const amqp = createAmqp(config.amqpUrl, logger, role);
   const publisher = new PaymentPublisher(amqp, config.amqp);
   const cert = config.wechat.certificateFile;
@@ -41,7 +44,7 @@ export function createInfra(config: Config, logger: Logger, role: RedisRole): In
   const core: CoreDeps = { config, logger, redis, keys: keySpace(config.keyPrefix), prisma, queues, metrics: createMetrics(), wechat };
 
   const readinessChecks = [
-    { name: 'redis', check: async () => void (await redis.ping()) },
+    { name: 'redis', check: async () => void (await Promise.all([redis.ping(), queueRedis.ping()])) },
     { name: 'mysql', check: async () => void (await prisma.$queryRawUnsafe('SELECT 1')) },
     {
       name: 'rabbitmq',
@@ -59,11 +62,12 @@ export function createInfra(config: Config, logger: Logger, role: RedisRole): In
       await queues.close().catch(() => undefined);
       await wechat.close().catch(() => undefined);
       await closeRedis(redis);
+      await closeRedis(queueRedis);
       await closePrisma(prisma);
     })();
     return closing;
   };
-  return { config, core, amqp, publisher, readinessChecks, close };
+  return { config, core, amqp, publisher, queueRedis, readinessChecks, close };
 }
 
 /** Wait until Redis answers, naming the URL if it does not (start-up only). */
@@ -82,6 +86,7 @@ export async function waitForRedis(redis: Redis, url: string, timeoutMs = 10_000
 export async function waitForRedisOrExit(infra: Infra, logger: Logger): Promise<void> {
   try {
     await waitForRedis(infra.core.redis, infra.config.redisUrl);
+    await waitForRedis(infra.queueRedis, infra.config.redisUrl);
   } catch (err) {
     logger.fatal(`${(err as Error).message}; start it with: redis-server --daemonize yes --appendonly yes --maxmemory-policy noeviction`);
     await infra.close();

@@ -35,7 +35,7 @@ export async function startWorkers(infra: Infra, opts: WorkerOptions = {}): Prom
 
   const workers = QUEUE_NAMES.map((queueName) => {
     const worker = new Worker(queueName, dispatch, {
-      connection: core.redis,
+      connection: infra.queueRedis,
       prefix: config.queuePrefix,
       concurrency: queueName === 'maintenance' ? 1 : config.workerConcurrency,
       lockDuration: config.workerLockMs,

@@ -8,6 +8,8 @@ import { buildXml, parseWeChatXml, WeChatXmlError } from '../../infra/wechat/xml
 const NOTIFY_BODY_LIMIT = 64 * 1024;
 
 const answer = (code: 'SUCCESS' | 'FAIL', msg: string) => buildXml({ return_code: code, return_msg: msg });
+/** The answer to every accepted notification, built once. */
+const ACCEPTED = answer('SUCCESS', 'OK');
 
 /**
  * WeChat's payment notification (design §4.3). Accepted only after RabbitMQ confirmed the event;
@@ -62,7 +64,7 @@ export const wechatNotifyRoutes: FastifyPluginAsync<{ deps: CoreDeps; publisher:
         // stops retrying for 24 h; a person settles it (refund) from the review list
         deps.metrics.notifications.inc({ result: 'amount-mismatch' });
         request.log.warn({ outTradeNo: check.outTradeNo, reason: wrongAmount }, 'wrong amount: recorded for review, acknowledged');
-        return reply.status(200).send(answer('SUCCESS', 'OK'));
+        return reply.status(200).send(ACCEPTED);
       }
     } catch (err) {
       // Redis or MySQL trouble must not cost a payment: publish anyway, the payment job checks
@@ -76,6 +78,6 @@ export const wechatNotifyRoutes: FastifyPluginAsync<{ deps: CoreDeps; publisher:
       return fail(503, 'temporarily unable to accept the notification', 'publish-failed');
     }
     deps.metrics.notifications.inc({ result: 'accepted' });
-    return reply.status(200).send(answer('SUCCESS', 'OK'));
+    return reply.status(200).send(ACCEPTED);
   });
 };

@@ -125,6 +125,24 @@ export async function viewBuyerOrder(deps: CoreDeps, buyerId: string, orderId: s
   return view;
 }
 
+const PAYMENT_CHECK_FIELDS = ['orderId', 'goodsId', 'userId', 'money', 'status', 'createTime', 'deadline'] as const;
+
+/**
+ * The live order fields the payment path needs (HMGET): not the recorded payment payloads and
+ * reviews HGETALL would also bring back.
+ */
+export async function readLiveOrderForPayment(deps: Deps, orderId: string): Promise<LiveOrder | undefined> {
+  const goodsId = goodsIdOfOrder(orderId);
+  if (!goodsId) return undefined;
+  const values = await deps.redis.hmget(deps.keys.forGoods(goodsId).order(orderId), ...PAYMENT_CHECK_FIELDS);
+  const hash: Record<string, string> = {};
+  PAYMENT_CHECK_FIELDS.forEach((field, i) => {
+    const value = values[i];
+    if (value !== null && value !== undefined) hash[field] = value;
+  });
+  return parseLiveOrder(hash);
+}
+
 /**
  * The buyer's view of one order: from Redis while it is live, from MySQL once it is final and
  * has left Redis. Another buyer's order is reported exactly like an unknown one.

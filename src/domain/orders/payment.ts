@@ -1,6 +1,6 @@
 import { fromBeijingTime } from '../../infra/wechat/time.js';
 import type { CoreDeps } from '../deps.js';
-import { type LiveOrder, readLiveOrder } from './order-view.js';
+import { type LiveOrder, readLiveOrder, readLiveOrderForPayment } from './order-view.js';
 import { recordPaymentForFinalOrder, recordUnknownOrderPayment, type PaymentRecord } from './order-records.js';
 import { goodsIdOfOrder } from './order-id.js';
 import { Transition } from './transition-codes.js';
@@ -57,7 +57,7 @@ export async function applyPayment(deps: CoreDeps, fields: PaymentFields): Promi
   }
 
   const payment = paymentRecord(fields);
-  const live = await readLiveOrder(deps, orderId);
+  const live = await readLiveOrderForPayment(deps, orderId);
   if (!live) return applyToFinalOrder(deps, orderId, payment);
 
   const order = orderTransitions(deps, orderId, live.goodsId);
@@ -99,7 +99,7 @@ const lateReason = (payment: PaymentRecord) =>
  */
 export async function refuseWrongAmount(deps: CoreDeps, fields: PaymentFields): Promise<string | undefined> {
   if (fields.result_code !== 'SUCCESS') return undefined;
-  const live = await readLiveOrder(deps, fields.out_trade_no ?? '');
+  const live = await readLiveOrderForPayment(deps, fields.out_trade_no ?? '');
   if (!live || live.status === 'PAID' || live.status === 'CLOSED') return undefined;
   const payment = paymentRecord(fields);
   if (payment.totalFee === live.money) return undefined;

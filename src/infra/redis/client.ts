@@ -9,9 +9,13 @@ export type RedisRole = 'api' | 'worker';
  * - `api`: producers fail fast (a request should get a 503, not hang while Redis is away).
  * - `worker`: `maxRetriesPerRequest: null`, as BullMQ requires for workers, so commands wait
  *   for Redis to come back instead of failing a job half-way.
+ * - `autoPipelining`: commands issued while a batch is in flight leave together in the next one
+ *   (one write and one read for many concurrent requests). For our own commands only: BullMQ
+ *   gets a connection without it.
  */
-export function createRedis(url: string, role: RedisRole, logger: Logger, name: string = role): Redis {
+export function createRedis(url: string, role: RedisRole, logger: Logger, name: string = role, autoPipelining = false): Redis {
   const redis = new Redis(url, {
+    enableAutoPipelining: autoPipelining,
     connectionName: `seckill-${name}`,
     maxRetriesPerRequest: role === 'worker' ? null : 1,
     enableOfflineQueue: role === 'worker',
