@@ -38,7 +38,9 @@ export const handlers: Handlers = {
       return await refundLatePayment(deps, job.data);
     } catch (err) {
       if (!(err instanceof RefundPendingError)) throw err;
-      // WeChat is still processing it: look again later, without using an attempt
+      // WeChat accepted it and is still processing: only refundquery from now on, later and
+      // less often each time, without using an attempt
+      await job.updateData({ ...job.data, pendingChecks: (job.data.pendingChecks ?? 0) + 1 });
       await job.moveToDelayed(Date.now() + err.waitMs, token);
       throw new DelayedError(err.message);
     }

@@ -143,7 +143,7 @@ describe('outbox persister', () => {
     await close(goods, late!);
     const latePayment = paymentOf(late!);
     expect(await pay(goods, late!, latePayment)).toBe(Transition.IsClosed);
-    expect(await pay(goods, late!, latePayment)).toBe(Transition.IsClosed); // a copy of it
+    expect(await pay(goods, late!, latePayment)).toBe(Transition.PaymentKnown); // a copy of it: nothing changes
     const wrongPayment = paymentOf(wrong!, PRICE - 1);
     expect(await pay(goods, wrong!, wrongPayment)).toBe(Transition.AmountMismatch);
     expect(await orderTransitions(deps, wrong!, goods.id).markNeedsReview('AMOUNT_MISMATCH', 'total_fee differs', wrongPayment)).toBe(Transition.Done);

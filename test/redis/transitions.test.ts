@@ -387,6 +387,61 @@ describe('beginClose', () => {
   });
 });
 
+describe('beginPay / endPay / getCloseDelay (the pay/close lease and the 5-minute rule)', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('only an UNPAID order may start a /pay; a close waits for a /pay in flight, then for the WeChat order to be old enough', async () => {
+    const { goodsId, orderId, t } = await orderIn('UNPAID');
+    expect(await t.closeDelay(300)).toEqual({ waitMs: 0, reason: 'none' }); // never created at WeChat: at once
+    expect(await t.beginPay(5_000)).toBe(Transition.Done);
+    const inFlight = await t.closeDelay(300);
+    expect(inFlight.reason).toBe('pay-in-flight');
+    expect(inFlight.waitMs).toBeGreaterThan(4_000);
+    expect(await t.endPay(true)).toBe(Transition.Done);
+    const young = await t.closeDelay(300);
+    expect(young.reason).toBe('wechat-order-too-young');
+    expect(young.waitMs).toBeGreaterThan(200);
+    expect(young.waitMs).toBeLessThanOrEqual(300);
+    expect(await t.beginClose('USER_CANCEL')).toBe(Transition.Done);
+    expect(await t.beginPay(5_000)).toBe(Transition.IsClosing); // no /pay once a close has begun
+    await sleep(320);
+    expect(await t.closeDelay(300)).toEqual({ waitMs: 0, reason: 'none' });
+    expect((await orderHash(goodsId, orderId)).payLeases).toBe('0');
+  });
+
+  it('a /pay that died before endPay: once its lease lapses, the lease end counts as the WeChat order\'s creation', async () => {
+    const { t } = await orderIn('UNPAID');
+    expect(await t.beginPay(100)).toBe(Transition.Done); // …and the process dies
+    await sleep(150);
+    const delay = await t.closeDelay(300);
+    expect(delay.reason).toBe('wechat-order-too-young');
+    expect(delay.waitMs).toBeGreaterThan(150);
+    await sleep(delay.waitMs + 20);
+    expect((await t.closeDelay(300)).reason).toBe('none');
+  });
+
+  it('an endPay that did not reach WeChat stamps nothing; the latest call that did is the one counted', async () => {
+    const { goodsId, orderId, t } = await orderIn('UNPAID');
+    expect(await t.beginPay(5_000)).toBe(Transition.Done);
+    expect(await t.endPay(false)).toBe(Transition.Done);
+    expect((await orderHash(goodsId, orderId)).wechatOrderAt).toBeUndefined();
+    expect(await t.beginPay(5_000)).toBe(Transition.Done);
+    expect(await t.endPay(true)).toBe(Transition.Done);
+    const first = Number((await orderHash(goodsId, orderId)).wechatOrderAt);
+    await sleep(5);
+    expect(await t.beginPay(5_000)).toBe(Transition.Done);
+    expect(await t.endPay(true)).toBe(Transition.Done);
+    expect(Number((await orderHash(goodsId, orderId)).wechatOrderAt)).toBeGreaterThan(first);
+  });
+
+  it('refuses PAID, CLOSED and NEEDS_REVIEW orders, and unknown ones', async () => {
+    expect(await (await orderIn('PAID')).t.beginPay(1_000)).toBe(Transition.IsPaid);
+    expect(await (await orderIn('CLOSED')).t.beginPay(1_000)).toBe(Transition.IsClosed);
+    expect(await (await orderIn('NEEDS_REVIEW')).t.beginPay(1_000)).toBe(Transition.InReview);
+    expect(await tx(newGoodsId(), ids.next('1')).beginPay(1_000)).toBe(Transition.OrderNotFound);
+  });
+});
+
 describe('closeWithRestock', () => {
   it('CLOSING → CLOSED once: stock +1, held entry and buyer marker gone, queued in the outbox without expiry; again → 0', async () => {
     const { goodsId, orderId, buyer, t } = await orderIn('CLOSING');
@@ -498,10 +553,10 @@ describe('markPaid', () => {
     expect(await redis.zcard(k.held)).toBe(0);
     expect(await paidPendingOf(goodsId)).toEqual([]);
     await expectQueued(goodsId, orderId, 2);
-    // the same notification again (any reason) changes nothing
-    await refusedWithoutChange(goodsId, () => t.markPaid(p, 'redelivered'), Transition.IsClosed);
+    // the same notification again (any reason) changes nothing, and says so (-20)
+    await refusedWithoutChange(goodsId, () => t.markPaid(p, 'redelivered'), Transition.PaymentKnown);
     // even with a wrong amount: the same transaction is already recorded
-    await refusedWithoutChange(goodsId, () => t.markPaid({ ...p, totalFee: PRICE + 1 }, 'redelivered'), Transition.IsClosed);
+    await refusedWithoutChange(goodsId, () => t.markPaid({ ...p, totalFee: PRICE + 1 }, 'redelivered'), Transition.PaymentKnown);
   });
 
   it(`${N} parallel markPaid on one order: one 1, the rest 0; one payment, one outbox append`, async () => {
@@ -520,11 +575,12 @@ describe('markPaid', () => {
     await expectQueued(goodsId, orderId, 1);
   });
 
-  it(`${N} parallel deliveries of one payment after close: all -12, recorded and appended once`, async () => {
+  it(`${N} parallel deliveries of one payment after close: one -12, the rest -20; recorded and appended once`, async () => {
     const { goodsId, orderId, buyer } = await orderIn('CLOSED');
     const p = payment();
     const codes = await Promise.all(Array.from({ length: N }, (_, i) => payOn(conn(i), goodsId, orderId, buyer, p, `late ${i}`)));
-    expect(codes.every((c) => c === Transition.IsClosed)).toBe(true);
+    expect(codes.filter((c) => c === Transition.IsClosed)).toHaveLength(1);
+    expect(codes.filter((c) => c === Transition.PaymentKnown)).toHaveLength(N - 1);
     const order = await orderHash(goodsId, orderId);
     expect(Object.keys(order).filter((f) => f.startsWith('payment:'))).toEqual([`payment:${p.transactionId}`]);
     expect(order['review:PAID_AFTER_CLOSE']).toMatch(/^late \d+$/);

@@ -33,15 +33,17 @@ export async function payOrder(deps: CoreDeps, buyerId: string, orderId: string)
   const lease = await transitions.beginPay(deps.config.wechat.timeoutMs + PAY_LEASE_MARGIN_MS);
   if (lease !== Transition.Done) throw notPayable(REFUSED_LEASE[lease] ?? 'no longer payable');
   let reachedWeChat = true;
+  let result: Awaited<ReturnType<typeof createWeChatOrder>>;
   try {
-    const result = await createWeChatOrder(deps, order);
+    result = await createWeChatOrder(deps, order);
     reachedWeChat = !(result.kind === 'fatal' && result.reason === 'invalid-request');
-    const paid = answer(deps, orderId, result);
-    await scheduleLookup(deps, order);
-    return paid;
   } finally {
-    await transitions.endPay(reachedWeChat);
+    // a failure here leaves the lease to lapse; the close then counts its end as the creation time
+    await transitions.endPay(reachedWeChat).catch((err: Error) => deps.logger.error({ orderId, err: err.message }, 'pay lease not released; it lapses by itself'));
   }
+  const paid = answer(deps, orderId, result);
+  await scheduleLookup(deps, order);
+  return paid;
 }
 
 const PAY_LEASE_MARGIN_MS = 2_000;

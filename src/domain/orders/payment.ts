@@ -43,7 +43,7 @@ const recorded = (p: PaymentRecord): RecordedPayment => ({ transactionId: p.tran
  * the order already paid. Redis only (one compare-and-set; the outbox takes the result to MySQL),
  * so it is idempotent and fast. Only a payment for an order that has left Redis reads MySQL.
  */
-export async function applyPayment(deps: CoreDeps, fields: PaymentFields): Promise<PaymentOutcome> {
+export async function applyPayment(deps: CoreDeps, fields: PaymentFields, again = true): Promise<PaymentOutcome> {
   const orderId = fields.out_trade_no ?? '';
   const log = deps.logger.child({ orderId, transactionId: fields.transaction_id });
 
@@ -73,14 +73,19 @@ export async function applyPayment(deps: CoreDeps, fields: PaymentFields): Promi
       }
       return 'duplicate';
     case Transition.AmountMismatch:
-      await recordAmountMismatch(deps, live, payment);
-      return 'amount-mismatch';
+      if (await recordAmountMismatch(deps, live, payment)) return 'amount-mismatch';
+      // the order became final between the two steps (a person resolved its review): once more,
+      // now as a payment for a final order
+      if (again) return applyPayment(deps, fields, false);
+      throw new Error(`order ${orderId} changed twice while its wrong-amount payment was recorded; the job retries`);
     case Transition.IsClosed:
       // recorded on the order with a PAID_AFTER_CLOSE review by markPaid itself
       deps.metrics.ordersToReview.inc({ kind: 'PAID_AFTER_CLOSE' });
       log.warn(lateReason(payment));
       await requestLateRefund(deps, { orderId, transactionId: payment.transactionId, totalFee: payment.totalFee });
       return 'paid-after-close';
+    case Transition.PaymentKnown:
+      return 'duplicate'; // this payment was recorded on the order before (a copy of it)
     default:
       throw new Error(`markPaid returned unexpected code ${code} for order ${orderId}`);
   }
@@ -103,21 +108,23 @@ export async function refuseWrongAmount(deps: CoreDeps, fields: PaymentFields): 
   if (!live || live.status === 'PAID' || live.status === 'CLOSED') return undefined;
   const payment = paymentRecord(fields);
   if (payment.totalFee === live.money) return undefined;
+  // undefined if the order became final meanwhile: the event is then published, and the payment
+  // job records it as a payment for a final order (never acknowledged unrecorded)
   return recordAmountMismatch(deps, live, payment);
 }
 
 /**
  * UNPAID | CLOSING | NEEDS_REVIEW → NEEDS_REVIEW with an AMOUNT_MISMATCH review and the payment
  * recorded on the order: the buyer paid a different amount, a person must refund or settle it;
- * the unit stays held. Repeats of the same notification change nothing.
+ * the unit stays held. Repeats of the same notification change nothing. Returns the reason, or
+ * undefined if the order had become PAID or CLOSED (or vanished) meanwhile: nothing recorded.
  */
-async function recordAmountMismatch(deps: CoreDeps, live: LiveOrder, payment: PaymentRecord): Promise<string> {
+async function recordAmountMismatch(deps: CoreDeps, live: LiveOrder, payment: PaymentRecord): Promise<string | undefined> {
   const reason = `total_fee ${payment.totalFee} differs from the order amount ${live.money}`;
   const code = await orderTransitions(deps, live.orderId, live.goodsId).markNeedsReview('AMOUNT_MISMATCH', reason, recorded(payment));
-  if (code === Transition.Done || code === Transition.AlreadyDone) {
-    await deps.queues.removeCloseJob(live.orderId);
-    if (code === Transition.Done) deps.metrics.ordersToReview.inc({ kind: 'AMOUNT_MISMATCH' });
-  }
+  if (code !== Transition.Done && code !== Transition.AlreadyDone) return undefined;
+  await deps.queues.removeCloseJob(live.orderId);
+  if (code === Transition.Done) deps.metrics.ordersToReview.inc({ kind: 'AMOUNT_MISMATCH' });
   deps.logger.warn({ orderId: live.orderId, transactionId: payment.transactionId, code }, reason);
   return reason;
 }

@@ -22,6 +22,7 @@ export enum Transition {
   ReviewAlreadyResolved = -17,
   NoUnitHeld = -18,
   NoReview = -19,
+  PaymentKnown = -20,
 }
 
 export type OrderStatus = 'UNPAID' | 'CLOSING' | 'PAID' | 'CLOSED' | 'NEEDS_REVIEW';

@@ -29,7 +29,8 @@ export class RetryableRefundError extends Error {
   }
 }
 
-const PENDING_RECHECK_MS = 2_000;
+/** PROCESSING: ask again after 2 s, 4 s, 8 s … at most every 10 min (bank refunds can take days). */
+const pendingRecheckMs = (checks: number) => Math.min(600_000, 2_000 * 2 ** Math.min(checks, 20));
 
 export type RefundOutcome = 'refunded' | 'failed' | 'needs-person' | 'disabled';
 
@@ -54,6 +55,16 @@ async function markRefund(deps: CoreDeps, orderId: string, status: string, resol
 export async function refundLatePayment(deps: CoreDeps, job: RefundPaymentJob): Promise<RefundOutcome> {
   const outRefundNo = outRefundNoOf(job.orderId);
   const log = deps.logger.child({ orderId: job.orderId, outRefundNo });
+  const checks = job.pendingChecks ?? 0;
+  if (checks === 0) {
+    const accepted = await requestRefund(deps, job, outRefundNo, log);
+    if (accepted !== undefined) return accepted;
+  }
+  return confirmRefund(deps, job, outRefundNo, checks, log);
+}
+
+/** WeChat's refund call (same out_refund_no every time); undefined when accepted. */
+async function requestRefund(deps: CoreDeps, job: RefundPaymentJob, outRefundNo: string, log: CoreDeps['logger']): Promise<RefundOutcome | undefined> {
   const refund = await deps.wechat.refund({
     outTradeNo: job.orderId,
     transactionId: job.transactionId,
@@ -70,7 +81,11 @@ export async function refundLatePayment(deps: CoreDeps, job: RefundPaymentJob): 
     await markRefund(deps, job.orderId, `FAILED: ${why}`, false);
     return 'failed';
   }
+  return undefined;
+}
 
+/** refundquery until WeChat says how it ended. */
+async function confirmRefund(deps: CoreDeps, job: RefundPaymentJob, outRefundNo: string, checks: number, log: CoreDeps['logger']): Promise<RefundOutcome> {
   const query = await deps.wechat.refundQuery(outRefundNo);
   deps.metrics.wechatCalls.inc({ api: 'refundquery', result: query.kind === 'error' ? query.errCode : query.kind });
   if (query.kind === 'retryable') throw new RetryableRefundError(query.reason);
@@ -90,7 +105,7 @@ export async function refundLatePayment(deps: CoreDeps, job: RefundPaymentJob): 
       return 'refunded';
     case 'PROCESSING':
       await markRefund(deps, job.orderId, 'PROCESSING', false);
-      throw new RefundPendingError(PENDING_RECHECK_MS);
+      throw new RefundPendingError(pendingRecheckMs(checks));
     default:
       // REFUNDCLOSE (closed, the money did not go back) or CHANGE (the buyer's account refused it)
       await markRefund(deps, job.orderId, query.data.status, false);

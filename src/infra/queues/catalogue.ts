@@ -26,6 +26,8 @@ export interface RefundPaymentJob {
   orderId: string;
   transactionId: string;
   totalFee: number;
+  /** how many times WeChat said PROCESSING (the refund was accepted: only refundquery from then on) */
+  pendingChecks?: number;
 }
 
 export interface SweepJob {

@@ -13,5 +13,5 @@
 --- @include "serverTime"
 if redis.call('EXISTS', KEYS[1]) == 0 then return -10 end
 if tonumber(redis.call('HGET', KEYS[1], 'payLeases') or '0') > 0 then redis.call('HINCRBY', KEYS[1], 'payLeases', -1) end
-if ARGV[1] == '1' then redis.call('HSETNX', KEYS[1], 'wechatOrderAt', serverTimeMs()) end
+if ARGV[1] == '1' then redis.call('HSET', KEYS[1], 'wechatOrderAt', serverTimeMs()) end
 return 1

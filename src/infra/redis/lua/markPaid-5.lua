@@ -18,7 +18,8 @@
    1 now PAID
    0 already PAID (duplicate notification)
   -10 no such order
-  -12 already CLOSED (payment after close: recorded for refund; also for a repeat of it)
+  -12 already CLOSED: this payment is now recorded (payment after close: refund)
+  -20 already CLOSED and this very payment was recorded before (a copy of it): nothing changed
   -15 total_fee differs from the order's amount (nothing changed)
 ]]
 --- @include "serverTime"
@@ -29,10 +30,9 @@ if not status then return -10 end
 if status == 'PAID' then return 0 end
 local paymentField = 'payment:' .. ARGV[1]
 if status == 'CLOSED' then
-  if redis.call('HEXISTS', KEYS[1], paymentField) == 0 then
-    redis.call('HSET', KEYS[1], paymentField, ARGV[4], 'review:PAID_AFTER_CLOSE', ARGV[5])
-    appendOutbox(KEYS[4], KEYS[1], order[2], serverTimeMs())
-  end
+  if redis.call('HEXISTS', KEYS[1], paymentField) == 1 then return -20 end
+  redis.call('HSET', KEYS[1], paymentField, ARGV[4], 'review:PAID_AFTER_CLOSE', ARGV[5])
+  appendOutbox(KEYS[4], KEYS[1], order[2], serverTimeMs())
   return -12
 end
 if tonumber(ARGV[2]) ~= tonumber(order[3]) then return -15 end
