@@ -61,7 +61,8 @@ export async function closeOrder(deps: CoreDeps, req: CloseRequest): Promise<Clo
   // /pay may still be creating the WeChat order
   const delay = await order.closeDelay(deps.config.wechat.closeMinAgeMs);
   if (delay.reason !== 'none') {
-    log.debug({ waitMs: delay.waitMs, why: delay.reason }, 'close: waiting before closeorder');
+    // info the first time (an operator asks "why is it still CLOSING?"), debug on each re-check
+    log[began === Transition.Done ? 'info' : 'debug']({ waitMs: delay.waitMs, why: delay.reason }, 'close: waiting before closeorder (WeChat 5-minute rule or a /pay in flight)');
     throw new CloseNotYetError(delay.waitMs, delay.reason);
   }
 

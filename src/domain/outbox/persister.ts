@@ -80,7 +80,8 @@ export function startPersister(deps: Deps, opts: PersisterOptions): Persister {
         state.failures = 0;
         state.lastError = '';
         if (result.taken < opts.batchSize) return false;
-        await deps.redis.claimLease(k.persisterLease, holder, leaseMs);
+        // a batch slower than the lease: another process may have taken the goods; let it
+        if ((await deps.redis.claimLease(k.persisterLease, holder, leaseMs)) !== 1) return false;
       }
       return true;
     } catch (err) {

@@ -43,13 +43,13 @@ export async function requestLateRefund(deps: CoreDeps, job: RefundPaymentJob): 
 /** The review item of the late payment, as the refund goes (it must be persisted first). */
 async function markRefund(deps: CoreDeps, orderId: string, status: string, resolved: boolean): Promise<void> {
   const outRefundNo = outRefundNoOf(orderId);
-  const { count } = await deps.prisma.reviewItem.updateMany({
-    where: { orderId, kind: 'PAID_AFTER_CLOSE' },
-    data: { outRefundNo, refundStatus: status.slice(0, 200), ...(resolved ? { status: 'RESOLVED', outcome: 'REFUNDED', resolvedAt: new Date() } : {}) },
-  });
+  const where = { orderId, kind: 'PAID_AFTER_CLOSE' } as const;
+  const { count } = await deps.prisma.reviewItem.updateMany({ where, data: { outRefundNo, refundStatus: status.slice(0, 200) } });
   // the review reaches MySQL through the outbox; until then the job tries again (the refund
   // itself is idempotent at WeChat)
   if (count === 0) throw new RetryableRefundError(`the PAID_AFTER_CLOSE review of order ${orderId} is not in MySQL yet`);
+  // a review a person already resolved keeps their outcome
+  if (resolved) await deps.prisma.reviewItem.updateMany({ where: { ...where, status: 'OPEN' }, data: { status: 'RESOLVED', outcome: 'REFUNDED', resolvedAt: new Date() } });
 }
 
 export async function refundLatePayment(deps: CoreDeps, job: RefundPaymentJob): Promise<RefundOutcome> {

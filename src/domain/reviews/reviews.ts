@@ -38,12 +38,13 @@ export async function listReviews(deps: Pick<CoreDeps, 'prisma'>, status: 'OPEN'
 /** Re-run the close path of an order in NEEDS_REVIEW (NEEDS_REVIEW → CLOSING, then the close job now). */
 export async function retryReview(deps: CoreDeps, orderId: string): Promise<{ orderId: string; status: 'CLOSING' }> {
   if (!isOrderId(orderId)) throw reviewNotFound(orderId);
-  const open = await deps.prisma.reviewItem.findMany({ where: { orderId, status: 'OPEN' } });
-  if (open.length === 0) throw reviewNotFound(orderId);
-  if (!open.some((item) => item.kind === 'CLOSE_FAILED')) {
-    throw new DomainError('REVIEW_NOT_RETRYABLE', `review of order ${orderId} is ${open.map((i) => i.kind).join(', ')}: closing again would not help; resolve it by hand`);
-  }
+  // Redis first: a review still in the outbox (MySQL behind or down) is retryable too
   const live = await readLiveOrder(deps, orderId);
+  const kinds = live?.status === 'NEEDS_REVIEW' ? await openReviewKindsInRedis(deps, live.goodsId, orderId) : (await deps.prisma.reviewItem.findMany({ where: { orderId, status: 'OPEN' } })).map((i) => i.kind as string);
+  if (kinds.length === 0) throw reviewNotFound(orderId);
+  if (!kinds.includes('CLOSE_FAILED')) {
+    throw new DomainError('REVIEW_NOT_RETRYABLE', `review of order ${orderId} is ${kinds.join(', ')}: closing again would not help; resolve it by hand`);
+  }
   if (!live) throw new DomainError('REVIEW_NOT_RETRYABLE', `order ${orderId} is no longer live in Redis; resolve it by hand`);
   const code = await orderTransitions(deps, orderId, live.goodsId).beginClose(live.closeReason ?? 'TIMEOUT', true);
   if (code !== Transition.Done && code !== Transition.AlreadyClosing) {
@@ -51,4 +52,13 @@ export async function retryReview(deps: CoreDeps, orderId: string): Promise<{ or
   }
   await deps.queues.closeNow({ orderId, goodsId: live.goodsId });
   return { orderId, status: 'CLOSING' };
+}
+
+/** The review kinds recorded on a live order (`review:<kind>`) that nobody resolved yet. */
+async function openReviewKindsInRedis(deps: Pick<CoreDeps, 'redis' | 'keys'>, goodsId: string, orderId: string): Promise<string[]> {
+  const hash = await deps.redis.hgetall(deps.keys.forGoods(goodsId).order(orderId));
+  return Object.keys(hash)
+    .filter((field) => field.startsWith('review:'))
+    .map((field) => field.slice('review:'.length))
+    .filter((kind) => hash[`resolved:${kind}`] === undefined);
 }

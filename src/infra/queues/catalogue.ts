@@ -105,7 +105,8 @@ export function defaultJobOptions(name: JobName, retry: RetryPolicy): JobsOption
       };
     case 'lookup-payment':
       // best effort: the close at the deadline asks WeChat again in any case
-      return { attempts: 3, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: true, removeOnFail: { count: 1_000 } };
+      // kept an hour: a second /pay of the order re-adds the same id and starts no second chain
+      return { attempts: 3, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: { age: 3_600 }, removeOnFail: { count: 1_000 } };
     case 'refund-payment':
       // SYSTEMERROR / BIZERR_NEED_RETRY: again with the same out_refund_no (never a second refund)
       return { attempts: 12, backoff: { type: 'exponential', delay: retry.backoffMs }, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: false };

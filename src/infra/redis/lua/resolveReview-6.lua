@@ -8,8 +8,8 @@
   - CLOSED or PAID with a review (a payment after close, a wrong amount beside the right one):
       the unit is not held, so only RESTOCK / REFUNDED can be recorded; SOLD is refused.
   Every review kind on the order (`review:<kind>`) gets `resolved:<kind>` = outcome; the order
-  joins the outbox, and the persister writes those items RESOLVED with the outcome. A review kind
-  recorded later (a new event) starts OPEN again.
+  joins the outbox, and the persister writes those items RESOLVED with the outcome. A review of
+  another kind recorded later (a new event) starts OPEN; a kind once resolved stays resolved.
 
   KEYS[1] order hash   KEYS[2] stock   KEYS[3] held zset   KEYS[4] buyer   KEYS[5] outbox zset
   KEYS[6] paid-pending set
