@@ -11,6 +11,17 @@ function problems(env: Record<string, string>): string[] {
   throw new Error('expected a ConfigError');
 }
 
+/** Everything production needs besides the variable under test (design §8). */
+const PRODUCTION_READY = {
+  JWT_SECRET: 'a-long-random-production-secret-0123456789',
+  ADMIN_USER: 'ops',
+  ADMIN_PASSWORD: 'a-strong-password',
+  WECHAT_APPID: 'wx1234567890abcdef',
+  WECHAT_MCH_ID: '1900000109',
+  WECHAT_API_KEY: 'abcdefghijklmnopqrstuvwxyz012345',
+  WECHAT_NOTIFY_URL: 'https://shop.example.com/pay/wechat/notify',
+};
+
 describe('configuration', () => {
   it('has defaults that run on the local services, with warnings for development secrets', () => {
     const config = loadConfig({});
@@ -53,7 +64,7 @@ describe('configuration', () => {
   it('refuses a payment window under 5 minutes against the real WeChat host', () => {
     const found = problems({ WECHAT_PAY_BASE_URL: 'https://api.mch.weixin.qq.com', ORDER_TIMEOUT_MS: '60000' });
     expect(found.join()).toMatch(/ORDER_TIMEOUT_MS: must be >= 300000/);
-    expect(loadConfig({ WECHAT_PAY_BASE_URL: 'https://api.mch.weixin.qq.com', ORDER_TIMEOUT_MS: '300000', AUTO_REFUND_LATE_PAYMENTS: 'false' }).wechat.isProduction).toBe(true);
+    expect(loadConfig({ ...PRODUCTION_READY, WECHAT_PAY_BASE_URL: 'https://api.mch.weixin.qq.com', ORDER_TIMEOUT_MS: '300000', AUTO_REFUND_LATE_PAYMENTS: 'false' }).wechat.isProduction).toBe(true);
     expect(loadConfig({ ORDER_TIMEOUT_MS: '2000' }).orderTimeoutMs).toBe(2000); // sandbox: short windows are fine
   });
 
@@ -66,7 +77,7 @@ describe('configuration', () => {
   });
 
   it('refunds against the real host need a readable merchant certificate, unless auto-refund is off', () => {
-    const real = { WECHAT_PAY_BASE_URL: 'https://api.mch.weixin.qq.com', ORDER_TIMEOUT_MS: '1800000' };
+    const real = { ...PRODUCTION_READY, WECHAT_PAY_BASE_URL: 'https://api.mch.weixin.qq.com', ORDER_TIMEOUT_MS: '1800000' };
     expect(problems(real).join()).toMatch(/WECHAT_CERT_P12: required against WeChat Pay/);
     expect(loadConfig({ ...real, AUTO_REFUND_LATE_PAYMENTS: 'false' }).wechat.autoRefund).toBe(false);
     expect(problems({ WECHAT_CERT_P12: '/nonexistent/apiclient_cert.p12' }).join()).toMatch(/WECHAT_CERT_P12: cannot read this file/);
@@ -74,6 +85,40 @@ describe('configuration', () => {
     expect(config.wechat.certificateFile).toEqual({ path: 'package.json', passphrase: '1900000109' }); // password defaults to mch_id
     expect(loadConfig({}).wechat.autoRefund).toBe(true);
     expect(problems({ AUTO_REFUND_LATE_PAYMENTS: 'yes' }).join()).toMatch(/AUTO_REFUND_LATE_PAYMENTS/);
+  });
+
+  it('production (NODE_ENV=production or the real WeChat host) refuses every unsafe default, naming each; development warns', () => {
+    const prod = { ...PRODUCTION_READY, NODE_ENV: 'production', WECHAT_PAY_BASE_URL: 'https://api.mch.weixin.qq.com', AUTO_REFUND_LATE_PAYMENTS: 'false' };
+    expect(loadConfig(prod).production).toBe(true);
+    const cases: [Record<string, string | undefined>, RegExp][] = [
+      [{ JWT_SECRET: undefined }, /JWT_SECRET: not set .*the development secret is public/],
+      [{ JWT_SECRET: 'compose-dev-jwt-secret-change-me' }, /JWT_SECRET/],
+      [{ ADMIN_PASSWORD: undefined }, /ADMIN_USER\/ADMIN_PASSWORD: the development credentials/],
+      [{ ADMIN_USER: 'admin', ADMIN_PASSWORD: 'admin' }, /ADMIN_USER\/ADMIN_PASSWORD/],
+      [{ WECHAT_APPID: 'wxd930ea5d5a258f4f' }, /WECHAT_APPID\/WECHAT_MCH_ID\/WECHAT_API_KEY: WeChat's published test-vector/],
+      [{ WECHAT_API_KEY: '192006250b4c09247ec02edce69f6a2d' }, /test-vector/],
+      [{ WECHAT_NOTIFY_URL: 'http://shop.example.com/pay/wechat/notify' }, /WECHAT_NOTIFY_URL: .* is not a public HTTPS URL/],
+      [{ WECHAT_NOTIFY_URL: 'https://127.0.0.1/pay/wechat/notify' }, /WECHAT_NOTIFY_URL/],
+      [{ WECHAT_NOTIFY_URL: 'https://192.168.1.20/pay/wechat/notify' }, /WECHAT_NOTIFY_URL/],
+      [{ WECHAT_NOTIFY_URL: undefined }, /WECHAT_NOTIFY_URL/],
+      [{ WECHAT_PAY_BASE_URL: undefined }, /WECHAT_PAY_BASE_URL: payments go to the local WeChat sandbox/],
+    ];
+    for (const [change, message] of cases) {
+      const found = problems({ ...prod, ...change }).join('\n');
+      expect(found, JSON.stringify(change)).toMatch(message);
+      expect(found).toMatch(/refused in production: NODE_ENV=production/);
+    }
+    // all at once: one message naming each
+    const all = problems({ NODE_ENV: 'production' }).join('\n');
+    for (const name of ['JWT_SECRET', 'ADMIN_USER/ADMIN_PASSWORD', 'WECHAT_APPID/WECHAT_MCH_ID/WECHAT_API_KEY', 'WECHAT_NOTIFY_URL', 'WECHAT_PAY_BASE_URL']) expect(all).toContain(`${name}:`);
+    // the real WeChat host means production too, whatever NODE_ENV says
+    expect(problems({ WECHAT_PAY_BASE_URL: 'https://api.mch.weixin.qq.com', AUTO_REFUND_LATE_PAYMENTS: 'false' }).join('\n')).toMatch(/refused in production: WECHAT_PAY_BASE_URL is WeChat Pay/);
+    // development: the same findings, each one warning, nothing refused
+    const dev = loadConfig({});
+    expect(dev.production).toBe(false);
+    expect(dev.warnings).toHaveLength(5);
+    expect(dev.warnings.every((w) => w.includes('refused in production'))).toBe(true);
+    expect(loadConfig({ ...PRODUCTION_READY, WECHAT_PAY_BASE_URL: 'https://api.mch.weixin.qq.com', AUTO_REFUND_LATE_PAYMENTS: 'false' }).warnings).toEqual([]);
   });
 
   it('refuses a notify URL with a query string (WeChat rule)', () => {

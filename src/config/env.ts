@@ -1,4 +1,5 @@
 import { accessSync, constants } from 'node:fs';
+import { unsafeSettings } from './production-safety.js';
 import { z } from 'zod';
 
 /**
@@ -13,6 +14,8 @@ const SANDBOX_APPID = 'wxd930ea5d5a258f4f';
 const SANDBOX_MCH_ID = '10000100';
 const SANDBOX_API_KEY = '192006250b4c09247ec02edce69f6a2d';
 const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me';
+/** Secrets published in this repository (our default, docker-compose.yml's): never for production. */
+const PUBLIC_JWT_SECRETS = [DEV_JWT_SECRET, 'compose-dev-jwt-secret-change-me'];
 const DEV_ADMIN_USER = 'admin';
 const DEV_ADMIN_PASSWORD = 'admin';
 
@@ -27,8 +30,7 @@ const url = (protocols: string[]) =>
     }
   }, `must be a URL with protocol ${protocols.join(' or ')}`);
 
-const schema = z
-  .object({
+const baseSchema = z.object({
     PORT: port.default(3000),
     HOST: z.string().min(1).default('127.0.0.1'),
     REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
@@ -77,8 +79,17 @@ const schema = z
     SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
     SANDBOX_PORT: port.default(3100),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  })
-  .superRefine((env, ctx) => {
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  });
+
+const schema = baseSchema.superRefine((env, ctx) => {
+    // design §8: in production every unsafe default refuses the start
+    if (isProductionEnv(env)) {
+      const why = env.NODE_ENV === 'production' ? 'NODE_ENV=production' : 'WECHAT_PAY_BASE_URL is WeChat Pay';
+      for (const u of unsafeSettings(safetyInput(env))) {
+        ctx.addIssue({ code: 'custom', path: [u.variable], message: `${u.problem} (refused in production: ${why})` });
+      }
+    }
     const base = env.WECHAT_PAY_BASE_URL;
     if (base && WECHAT_HOSTS.has(new URL(base).hostname) && env.ORDER_TIMEOUT_MS < 300_000) {
       ctx.addIssue({
@@ -113,6 +124,28 @@ function readable(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+type ParsedEnv = z.infer<typeof baseSchema>;
+
+const isRealWeChatHost = (env: Pick<ParsedEnv, 'WECHAT_PAY_BASE_URL'>) => Boolean(env.WECHAT_PAY_BASE_URL && WECHAT_HOSTS.has(new URL(env.WECHAT_PAY_BASE_URL).hostname));
+const isProductionEnv = (env: ParsedEnv) => env.NODE_ENV === 'production' || isRealWeChatHost(env);
+const defaultNotifyUrl = (env: ParsedEnv) => env.WECHAT_NOTIFY_URL ?? `http://127.0.0.1:${env.PORT}/pay/wechat/notify`;
+
+function safetyInput(env: ParsedEnv) {
+  return {
+    jwtSecretSet: Boolean(env.JWT_SECRET) && !PUBLIC_JWT_SECRETS.includes(env.JWT_SECRET ?? ''),
+    adminUser: env.ADMIN_USER ?? DEV_ADMIN_USER,
+    adminPassword: env.ADMIN_PASSWORD ?? DEV_ADMIN_PASSWORD,
+    adminSet: Boolean(env.ADMIN_USER && env.ADMIN_PASSWORD),
+    appId: env.WECHAT_APPID,
+    mchId: env.WECHAT_MCH_ID,
+    apiKey: env.WECHAT_API_KEY,
+    notifyUrl: defaultNotifyUrl(env),
+    realWeChatHost: isRealWeChatHost(env),
+    testVector: { appId: SANDBOX_APPID, mchId: SANDBOX_MCH_ID, apiKey: SANDBOX_API_KEY },
+    devAdmin: { user: DEV_ADMIN_USER, password: DEV_ADMIN_PASSWORD },
+  };
 }
 
 export type RawEnv = Record<string, string | undefined>;
@@ -168,6 +201,8 @@ export interface Config {
     readonly publishTimeoutMs: number;
   };
   readonly sandbox: { readonly host: string; readonly port: number; readonly url: string };
+  /** NODE_ENV=production or the real WeChat host: unsafe defaults refuse the start, Redis must be durable */
+  readonly production: boolean;
   /** Development defaults in use; printed as warnings at start-up. */
   readonly warnings: readonly string[];
 }
@@ -194,13 +229,14 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     throw new ConfigError(problems);
   }
   const env = parsed.data;
-  const warnings: string[] = [];
-  if (!env.JWT_SECRET) warnings.push('JWT_SECRET is not set: using a development secret; set it in production');
-  if (!env.ADMIN_USER || !env.ADMIN_PASSWORD) {
-    warnings.push('ADMIN_USER/ADMIN_PASSWORD not set: using admin/admin; set them in production');
-  }
   const sandboxUrl = `http://${env.SANDBOX_HOST}:${env.SANDBOX_PORT}`;
   const baseUrl = (env.WECHAT_PAY_BASE_URL ?? sandboxUrl).replace(/\/+$/, '');
+  const realWeChatHost = WECHAT_HOSTS.has(new URL(baseUrl).hostname);
+  const notifyUrl = defaultNotifyUrl(env);
+  const production = isProductionEnv(env);
+  // production refusals were raised by the schema; in development each is a warning
+  const unsafe = unsafeSettings(safetyInput(env));
+  const warnings = unsafe.map((u) => `${u.variable}: ${u.problem} (fine for development, refused in production)`);
   return Object.freeze({
     port: env.PORT,
     host: env.HOST,
@@ -221,18 +257,19 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     close: { maxAttempts: env.CLOSE_MAX_ATTEMPTS, backoffMs: env.CLOSE_BACKOFF_MS },
     wechat: {
       baseUrl,
-      isProduction: WECHAT_HOSTS.has(new URL(baseUrl).hostname),
+      isProduction: realWeChatHost,
       appId: env.WECHAT_APPID,
       mchId: env.WECHAT_MCH_ID,
       apiKey: env.WECHAT_API_KEY,
       signType: env.WECHAT_SIGN_TYPE,
-      notifyUrl: env.WECHAT_NOTIFY_URL ?? `http://127.0.0.1:${env.PORT}/pay/wechat/notify`,
+      notifyUrl,
       timeoutMs: env.WECHAT_TIMEOUT_MS,
       closeMinAgeMs: env.WECHAT_CLOSE_MIN_AGE_MS,
       lookup: { afterMs: env.PAYMENT_LOOKUP_AFTER_MS, minIntervalMs: env.PAYMENT_LOOKUP_MIN_INTERVAL_MS },
       ...(env.WECHAT_CERT_P12 ? { certificateFile: { path: env.WECHAT_CERT_P12, passphrase: env.WECHAT_CERT_PASSWORD ?? env.WECHAT_MCH_ID } } : {}),
       autoRefund: env.AUTO_REFUND_LATE_PAYMENTS === 'true',
     },
+    production,
     jwtSecret: env.JWT_SECRET ?? DEV_JWT_SECRET,
     admin: { user: env.ADMIN_USER ?? DEV_ADMIN_USER, password: env.ADMIN_PASSWORD ?? DEV_ADMIN_PASSWORD },
     amqp: {

@@ -10,6 +10,7 @@ import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { Queues } from './queues/queues.js';
 import { type RedisRole, closeRedis, createRedis } from './redis/client.js';
+import { redisDurabilityProblems } from './redis/durability.js';
 import { keySpace } from './redis/keys.js';
 import { WeChatPayClient } from './wechat/client.js';
 
@@ -82,7 +83,11 @@ export async function waitForRedis(redis: Redis, url: string, timeoutMs = 10_000
   });
 }
 
-/** Entry points: wait for Redis, or say where it was expected and how to start it, and exit. */
+/**
+ * Entry points: wait for Redis, or say where it was expected and how to start it, and exit.
+ * Then check it is durable (design §8): in production a Redis that may lose or evict data
+ * refuses the start; in development each problem is a warning.
+ */
 export async function waitForRedisOrExit(infra: Infra, logger: Logger): Promise<void> {
   try {
     await waitForRedis(infra.core.redis, infra.config.redisUrl);
@@ -92,4 +97,12 @@ export async function waitForRedisOrExit(infra: Infra, logger: Logger): Promise<
     await infra.close();
     process.exit(1);
   }
+  const problems = await redisDurabilityProblems(infra.core.redis).catch((err: Error) => [`could not read Redis's persistence settings: ${err.message}`]);
+  if (problems.length === 0) return;
+  if (infra.config.production) {
+    for (const problem of problems) logger.fatal(`${problem} (refused in production)`);
+    await infra.close();
+    process.exit(1);
+  }
+  for (const problem of problems) logger.warn(`${problem} (fine for development, refused in production)`);
 }
