@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './env.js';
+import { PRODUCTION_READY } from './production-ready.fixture.js';
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -10,17 +11,6 @@ function problems(env: Record<string, string>): string[] {
   }
   throw new Error('expected a ConfigError');
 }
-
-/** Everything production needs besides the variable under test (design §8). */
-const PRODUCTION_READY = {
-  JWT_SECRET: 'a-long-random-production-secret-0123456789',
-  ADMIN_USER: 'ops',
-  ADMIN_PASSWORD: 'a-strong-password',
-  WECHAT_APPID: 'wx1234567890abcdef',
-  WECHAT_MCH_ID: '1900000109',
-  WECHAT_API_KEY: 'abcdefghijklmnopqrstuvwxyz012345',
-  WECHAT_NOTIFY_URL: 'https://shop.example.com/pay/wechat/notify',
-};
 
 describe('configuration', () => {
   it('has defaults that run on the local services, with warnings for development secrets', () => {

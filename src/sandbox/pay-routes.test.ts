@@ -1,13 +1,12 @@
-import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { nonceStr, signFields, verifySignature, type SignType } from '../infra/wechat/sign.js';
+import { signFields, verifySignature, type SignType } from '../infra/wechat/sign.js';
 import { HOSTILE_XML } from '../infra/wechat/xml-corpus.fixture.js';
-import { buildXml, parseWeChatXml } from '../infra/wechat/xml.js';
+import { buildXml } from '../infra/wechat/xml.js';
 import { startSandbox, TEST_MERCHANT, type RunningSandbox } from './testing.js';
+import { merchantFields, orderNumbers, postXml, signedXml, type WireAnswer } from './wire-client.fixture.js';
 
 // The WeChat endpoints spoken to by hand over HTTP, as any faithful client would.
 let sandbox: RunningSandbox;
-let seq = 0;
 beforeAll(async () => {
   // the protocol itself; WeChat's 5-minute close rule (on by default) has its own tests
   sandbox = await startSandbox({ faults: { closeRule: false } });
@@ -20,29 +19,11 @@ afterAll(async () => {
 });
 
 const KEY = TEST_MERCHANT.apiKey;
-const nextNo = () => `0${Date.now()}${String((seq += 1)).padStart(3, '0')}`;
-
-interface Answer {
-  readonly status: number;
-  readonly text: string;
-  readonly fields: Record<string, string>;
-}
-
-async function post(path: string, body?: string | Buffer, method: 'POST' | 'GET' | 'PUT' = 'POST'): Promise<Answer> {
-  const res = await request(sandbox.url + path, { method, headers: { 'content-type': 'text/xml' }, ...(body === undefined ? {} : { body }) });
-  const text = await res.body.text();
-  return { status: res.statusCode, text, fields: parseWeChatXml(text) };
-}
-
-function base(extra: Record<string, string> = {}): Record<string, string> {
-  return { appid: TEST_MERCHANT.appId, mch_id: TEST_MERCHANT.mchId, nonce_str: nonceStr(), ...extra };
-}
-
-/** Sign as a client would; `signType` undefined means: sign MD5 and send no sign_type. */
-function signed(fields: Record<string, string>, signType?: SignType, key: string = KEY): string {
-  const all = signType ? { ...fields, sign_type: signType } : fields;
-  return buildXml({ ...all, sign: signFields(all, key, signType ?? 'MD5') });
-}
+const nextNo = orderNumbers();
+type Answer = WireAnswer;
+const post = (path: string, body?: string | Buffer, method: 'POST' | 'GET' | 'PUT' = 'POST') => postXml(sandbox.url, path, body, method);
+const base = merchantFields;
+const signed = signedXml;
 
 const unified = (no: string, extra: Record<string, string> = {}) =>
   base({

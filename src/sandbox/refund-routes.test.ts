@@ -1,13 +1,12 @@
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { nonceStr, signFields, verifySignature, type SignType } from '../infra/wechat/sign.js';
-import { buildXml, parseWeChatXml } from '../infra/wechat/xml.js';
+import { verifySignature, type SignType } from '../infra/wechat/sign.js';
 import { beijingDateTime } from './endpoints.js';
 import { eventually, startSandbox, TEST_MERCHANT, type RunningSandbox } from './testing.js';
+import { merchantFields, orderNumbers, postXml, signedXml, type WireAnswer } from './wire-client.fixture.js';
 
 // /secapi/pay/refund and /pay/refundquery spoken to by hand over HTTP, as any faithful client would.
 let sandbox: RunningSandbox;
-let seq = 0;
 beforeAll(async () => {
   sandbox = await startSandbox({ faults: { closeRule: false } }); // time scale 0.001: refunds land after 10 ms
 });
@@ -19,25 +18,11 @@ afterAll(async () => {
 });
 
 const KEY = TEST_MERCHANT.apiKey;
-const nextNo = () => `0${Date.now()}${String((seq += 1)).padStart(3, '0')}`;
-
-interface Answer {
-  readonly status: number;
-  readonly fields: Record<string, string>;
-}
-
-async function post(on: RunningSandbox, path: string, body: string, method: 'POST' | 'GET' = 'POST'): Promise<Answer> {
-  const res = await request(on.url + path, { method, headers: { 'content-type': 'text/xml' }, ...(method === 'POST' ? { body } : {}) });
-  return { status: res.statusCode, fields: parseWeChatXml(await res.body.text()) };
-}
-
-const base = (extra: Record<string, string> = {}): Record<string, string> => ({ appid: TEST_MERCHANT.appId, mch_id: TEST_MERCHANT.mchId, nonce_str: nonceStr(), ...extra });
-
-/** Sign as a client would; `signType` undefined means: sign MD5 and send no sign_type. */
-function signed(fields: Record<string, string>, signType?: SignType): string {
-  const all = signType ? { ...fields, sign_type: signType } : fields;
-  return buildXml({ ...all, sign: signFields(all, KEY, signType ?? 'MD5') });
-}
+const nextNo = orderNumbers();
+type Answer = WireAnswer;
+const post = (on: RunningSandbox, path: string, body: string, method: 'POST' | 'GET' = 'POST') => postXml(on.url, path, method === 'POST' ? body : undefined, method);
+const base = merchantFields;
+const signed = (fields: Record<string, string>, signType?: SignType) => signedXml(fields, signType);
 
 /** An order of `fee` fen, paid by the buyer when `paid`; answers its out_trade_no and transaction_id. */
 async function order(on: RunningSandbox, fee = 100, paid = true): Promise<{ no: string; tx: string }> {
@@ -242,7 +227,7 @@ describe('refund request validation (unsigned return_code=FAIL answers)', () => 
   it('answers only POST, at WeChat\'s paths', async () => {
     expectFail(await post(sandbox, '/secapi/pay/refund', '', 'GET'), '请使用post方法');
     expectFail(await post(sandbox, '/pay/refundquery', '', 'GET'), '请使用post方法');
-    expect((await request(`${sandbox.url}/pay/refund`, { method: 'POST', body: '<xml/>' })).statusCode).toBe(404);
+    expect((await request(`${sandbox.url}/pay/refund`, { method: 'POST', body: '<xml/>' })).statusCode).toBe(404); // not XML: no postXml
   });
 
   it('refuses missing and malformed parameters', async () => {

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PRODUCTION_READY } from '../../src/config/production-ready.fixture.js';
 import { redisDurabilityProblems } from '../../src/infra/redis/durability.js';
 import { PrivateRedis, freePort } from '../helpers/redis-server.js';
 
@@ -53,13 +54,7 @@ describe('Redis durability check', () => {
         REDIS_URL: 'redis://127.0.0.1:6379', // the machine's Redis: no AOF
         WECHAT_PAY_BASE_URL: 'https://api.mch.weixin.qq.com',
         AUTO_REFUND_LATE_PAYMENTS: 'false',
-        JWT_SECRET: 'a-long-random-production-secret-0123456789',
-        ADMIN_USER: 'ops',
-        ADMIN_PASSWORD: 'a-strong-password',
-        WECHAT_APPID: 'wx1234567890abcdef',
-        WECHAT_MCH_ID: '1900000109',
-        WECHAT_API_KEY: 'abcdefghijklmnopqrstuvwxyz012345',
-        WECHAT_NOTIFY_URL: 'https://shop.example.com/pay/wechat/notify',
+        ...PRODUCTION_READY,
         WORKER_METRICS_PORT: '0',
         KEY_PREFIX: 'durability-test',
         LOG_LEVEL: 'info',

@@ -50,9 +50,8 @@ export async function closeOrder(deps: CoreDeps, req: CloseRequest): Promise<Clo
   const order = orderTransitions(deps, orderId, goodsId);
 
   const began = await order.beginClose(req.reason ?? 'TIMEOUT');
-  if (began === Transition.IsClosed || began === Transition.IsPaid || began === Transition.InReview) {
-    return settleEarlierRun(deps, req, began);
-  }
+  // Already final or in review (a retried or duplicate job): its state reached the outbox in the
+  // very script that set it, so nothing is left to finish here (design §6).
   if (began !== Transition.Done && began !== Transition.AlreadyClosing) {
     log.debug({ code: began }, 'close: nothing to do');
     return 'nothing-to-do';
@@ -103,16 +102,6 @@ async function finishClose(deps: CoreDeps, req: CloseRequest): Promise<CloseOutc
     deps.logger.info({ orderId: req.orderId, reason }, 'order closed, unit back on sale');
   }
   return 'closed';
-}
-
-/**
- * The order already left CLOSING (a retried or duplicate job). Its final state reached the
- * outbox in the same script that set it, so there is nothing left to finish here: the persister
- * takes it to MySQL whenever MySQL is reachable (design §6).
- */
-function settleEarlierRun(deps: CoreDeps, req: CloseRequest, began: Transition): CloseOutcome {
-  deps.logger.debug({ orderId: req.orderId, code: began }, 'close: order already final or in review');
-  return 'nothing-to-do';
 }
 
 /** The payment-result path with what orderquery said (WeChat's word that the order is paid). */

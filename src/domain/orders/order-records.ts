@@ -1,4 +1,5 @@
 import type { PrismaClient } from '../../infra/db/prisma.js';
+import { sqlTime } from '../../infra/db/sql-time.js';
 
 /**
  * Direct MySQL records of an order, for the one case the outbox cannot carry: a payment for an
@@ -48,9 +49,6 @@ export async function recordPaymentForFinalOrder(prisma: PrismaClient, orderId: 
     }),
   );
 }
-
-/** MySQL DATETIME(3) literal in UTC (the Prisma adapter's sessions run with time_zone +00:00). */
-const sqlTime = (date: Date) => date.toISOString().slice(0, 23).replace('T', ' ');
 
 /**
  * A signed payment for an order neither Redis nor MySQL knows (Redis lost the unpaid order):

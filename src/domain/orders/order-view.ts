@@ -118,11 +118,11 @@ export async function readLiveOrder(deps: Deps, orderId: string): Promise<LiveOr
  * (a lost notification shows up here, design §7; rate-limited per order).
  */
 export async function viewBuyerOrder(deps: CoreDeps, buyerId: string, orderId: string): Promise<OrderView> {
-  const view = await getBuyerOrder(deps, buyerId, orderId);
-  if (view.status !== 'UNPAID') return view;
+  if (!isOrderId(orderId)) throw orderNotFound(orderId);
   const live = await readLiveOrder(deps, orderId);
-  if (live && (await lookUpOnView(deps, live))) return getBuyerOrder(deps, buyerId, orderId);
-  return view;
+  // another buyer's order never triggers a lookup (buyerView answers 404 for it)
+  if (live?.userId === buyerId && (await lookUpOnView(deps, live))) return getBuyerOrder(deps, buyerId, orderId);
+  return buyerView(deps, buyerId, orderId, live);
 }
 
 const PAYMENT_CHECK_FIELDS = ['orderId', 'goodsId', 'userId', 'money', 'status', 'createTime', 'deadline'] as const;
@@ -149,7 +149,11 @@ export async function readLiveOrderForPayment(deps: Deps, orderId: string): Prom
  */
 export async function getBuyerOrder(deps: Deps, buyerId: string, orderId: string): Promise<OrderView> {
   if (!isOrderId(orderId)) throw orderNotFound(orderId);
-  const live = await readLiveOrder(deps, orderId);
+  return buyerView(deps, buyerId, orderId, await readLiveOrder(deps, orderId));
+}
+
+/** getBuyerOrder with the live order already read (undefined: not in Redis). */
+async function buyerView(deps: Deps, buyerId: string, orderId: string, live: LiveOrder | undefined): Promise<OrderView> {
   if (live) {
     if (live.userId !== buyerId) throw orderNotFound(orderId);
     return liveOrderView(live, deps.config?.wechat.closeMinAgeMs);

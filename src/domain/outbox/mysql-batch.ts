@@ -1,5 +1,6 @@
 import { Prisma } from '../../generated/prisma/client.js';
 import type { PrismaClient } from '../../infra/db/prisma.js';
+import { sqlTime } from '../../infra/db/sql-time.js';
 import type { OutboxRecord, PersistedStatus } from './outbox-record.js';
 
 /**
@@ -33,8 +34,6 @@ export interface BatchResult {
   reviews: number;
 }
 
-/** MySQL DATETIME(3) literal in UTC (the Prisma adapter's sessions run with time_zone +00:00). */
-const sqlTime = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString().slice(0, 23).replace('T', ' '));
 
 const FINAL: PersistedStatus[] = ['PAID', 'CLOSED'];
 
