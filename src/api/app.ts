@@ -5,6 +5,7 @@ import { auth } from './plugins/auth.js';
 import { registerBullBoard } from './plugins/bull-board.js';
 import { docs } from './plugins/docs.js';
 import { errorHandler } from './plugins/error-handler.js';
+import { jsonBody } from './plugins/json-body.js';
 import { goodsRoutes } from './routes/goods.js';
 import { healthRoutes } from './routes/health.js';
 import { orderRoutes } from './routes/orders.js';
@@ -33,6 +34,7 @@ export async function buildApp({ infra, logger }: AppOptions): Promise<FastifyIn
   app.setSerializerCompiler(serializerCompiler);
 
   await app.register(errorHandler);
+  await app.register(jsonBody);
   await app.register(docs);
   await app.register(auth, { jwtSecret: infra.config.jwtSecret, admin: infra.config.admin });
 

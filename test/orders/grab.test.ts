@@ -214,7 +214,7 @@ describe('POST /seckill/orders', () => {
   });
 
   it.each([
-    ['text/plain', 'goodsId=1', 400],
+    ['text/plain', 'goodsId=1', 415],
     ['application/x-www-form-urlencoded', 'goodsId=1', 415],
     ['text/xml', '<goodsId>1</goodsId>', 415],
   ])('a %s body → %i and nothing changes', async (contentType, payload, status) => {

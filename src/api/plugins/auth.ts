@@ -4,6 +4,7 @@ import jwt from '@fastify/jwt';
 import { createVerifier } from 'fast-jwt';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { HttpError } from '../http-errors.js';
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
@@ -35,7 +36,15 @@ export interface AuthOptions {
   admin: { user: string; password: string };
 }
 
-const unauthorized = (message: string) => Object.assign(new Error(message), { statusCode: 401, code: 'UNAUTHORIZED' });
+/**
+ * One answer per kind of failure, in our words: what was wrong with a token (expired, malformed,
+ * another algorithm, a bad signature, no `sub`) is the JWT library's business and no help to a
+ * client; which of user name or password was wrong is no one's. RFC 6750 / 7617 challenges.
+ */
+const buyerTokenRequired = () => new HttpError('UNAUTHORIZED', 'buyer token required: Authorization: Bearer <JWT>', { 'www-authenticate': 'Bearer realm="seckill"' });
+const buyerTokenInvalid = () => new HttpError('UNAUTHORIZED', 'buyer token invalid or expired', { 'www-authenticate': 'Bearer realm="seckill", error="invalid_token"' });
+const ADMIN_REALM = 'seckill-admin';
+const adminCredentialsRequired = () => new HttpError('UNAUTHORIZED', 'admin credentials required: HTTP Basic', { 'www-authenticate': `Basic realm="${ADMIN_REALM}", charset="UTF-8"` });
 
 export const auth = fp<AuthOptions>(async (app: FastifyInstance, opts) => {
   await app.register(jwt, { secret: opts.jwtSecret, verify: { algorithms: ['HS256'] }, sign: { algorithm: 'HS256' } });
@@ -46,29 +55,29 @@ export const auth = fp<AuthOptions>(async (app: FastifyInstance, opts) => {
   const verify = createVerifier({ key: opts.jwtSecret, algorithms: ['HS256'], cache: 10_000 });
   app.decorate('requireBuyer', async (request: FastifyRequest) => {
     const header = request.headers.authorization;
-    if (!header?.startsWith('Bearer ')) throw unauthorized('buyer token required: Authorization: Bearer <JWT>');
+    if (!header?.startsWith('Bearer ')) throw buyerTokenRequired();
     let claims: { sub?: unknown };
     try {
       claims = verify(header.slice(7)) as { sub?: unknown };
-    } catch (err) {
-      throw unauthorized(`buyer token rejected: ${(err as Error).message}`);
+    } catch {
+      throw buyerTokenInvalid();
     }
     const sub = claims.sub;
-    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 64) throw unauthorized('buyer token has no valid sub claim');
+    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 64) throw buyerTokenInvalid();
     request.buyerId = sub;
   });
 
   await app.register(basicAuth, {
-    authenticate: { realm: 'seckill-admin' },
     validate: async (user, password) => {
       // evaluate both so a wrong user name takes as long as a wrong password
       const ok = [sameSecret(user, opts.admin.user), sameSecret(password, opts.admin.password)];
-      if (!ok.every(Boolean)) throw unauthorized('admin credentials required');
+      if (!ok.every(Boolean)) throw adminCredentialsRequired();
     },
   });
+  // Every failure (no header, not Basic, bad base64, wrong credentials) is the same 401.
   app.decorate('requireAdmin', async (request: FastifyRequest, reply: FastifyReply) => {
     await new Promise<void>((resolve, reject) => {
-      app.basicAuth(request, reply, (err?: Error) => (err ? reject(Object.assign(err, { statusCode: 401 })) : resolve()));
+      app.basicAuth(request, reply, (err?: Error) => (err ? reject(adminCredentialsRequired()) : resolve()));
     });
   });
 });

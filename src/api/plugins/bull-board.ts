@@ -3,6 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
 import type { Queues } from '../../infra/queues/queues.js';
+import { HttpError } from '../http-errors.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 
@@ -15,7 +16,16 @@ export async function registerBullBoard(app: FastifyInstance, queues: Queues): P
     serverAdapter,
   });
   await app.register(async (scope) => {
-    scope.addHook('onRequest', app.requireAdmin);
+    // Bull Board's plugin has its own error handler (its own body shape): the refusal is sent
+    // here, in the API's `{code, message}` like every other admin route's.
+    scope.addHook('onRequest', async (request, reply) => {
+      try {
+        await app.requireAdmin(request, reply);
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        return reply.status(err.statusCode).headers(err.headers).send({ code: err.code, message: err.message });
+      }
+    });
     await scope.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
   });
 }

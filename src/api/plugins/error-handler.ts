@@ -1,25 +1,8 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { DomainError, type DomainErrorCode } from '../../domain/errors.js';
-
-/** The only place domain errors become HTTP statuses. */
-const STATUS: Record<DomainErrorCode, number> = {
-  GOODS_NOT_FOUND: 404,
-  ORDER_NOT_FOUND: 404,
-  REVIEW_NOT_FOUND: 404,
-  REVIEW_NOT_RETRYABLE: 409,
-  REVIEW_ALREADY_RESOLVED: 409,
-  REVIEW_OUTCOME_NOT_POSSIBLE: 409,
-  NOT_ON_SALE: 409,
-  SOLD_OUT: 409,
-  REPEAT_ORDER: 409,
-  ORDER_NOT_PAYABLE: 409,
-  ORDER_NOT_CANCELLABLE: 409,
-  INVALID_INPUT: 400,
-  PAYMENT_PROVIDER_ERROR: 502,
-  PAYMENT_PROVIDER_UNAVAILABLE: 503,
-};
+import { DomainError } from '../../domain/errors.js';
+import { DOMAIN_STATUS, type EdgeErrorCode, type ErrorBody, HttpError, apiCodeOf } from '../http-errors.js';
 
 /** Infrastructure that is down: the request may succeed later, so 503 rather than 500. */
 function isUnavailable(err: Error): boolean {
@@ -27,33 +10,81 @@ function isUnavailable(err: Error): boolean {
   return /ECONNREFUSED|ETIMEDOUT|Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest|pool timeout|Can't reach database|Too many connections/i.test(text);
 }
 
+/**
+ * Fastify's own 4xx errors in our words: its `FST_ERR_*` codes are its internals, not our
+ * contract, so none of them reaches a client. Unknown ones fall back on their status.
+ */
+const FASTIFY_4XX: Record<string, [EdgeErrorCode, string]> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ['UNSUPPORTED_MEDIA_TYPE', 'the body must be JSON: send Content-Type: application/json'],
+  FST_ERR_CTP_BODY_TOO_LARGE: ['PAYLOAD_TOO_LARGE', 'the request body is too large'],
+  FST_ERR_CTP_INVALID_JSON_BODY: ['INVALID_JSON', 'the body is not valid JSON'],
+};
+const BY_STATUS: Partial<Record<number, EdgeErrorCode>> = { 404: 'ROUTE_NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' };
+
+type Issue = { instancePath: string; message?: string | undefined; params: unknown };
+
+/** The request part a validation error is about (`body`, `querystring`, `params`, `headers`). */
+function inputOf(request: FastifyRequest, context: string | undefined): unknown {
+  if (context === 'querystring') return request.query;
+  if (context === 'params') return request.params;
+  if (context === 'headers') return request.headers;
+  return request.body;
+}
+
+function valueAt(input: unknown, path: string[]): unknown {
+  return path.reduce<unknown>((value, key) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), input);
+}
+
+/**
+ * Zod's issues as `fields` and one message. A field that is absent reads "required" (zod says
+ * "Invalid input" for a missing union and "expected string, received undefined" for a missing
+ * string: neither tells a client what to do).
+ */
+function validationBody(issues: Issue[], context: string | undefined, input: unknown): ErrorBody {
+  const where = context ?? 'request';
+  const described = issues.map((issue) => {
+    const path = issue.instancePath.split('/').filter(Boolean);
+    const field = path.join('.') || where;
+    const missing = path.length > 0 && valueAt(input, path) === undefined;
+    return { field, text: missing ? 'required' : (issue.message ?? 'invalid') };
+  });
+  return {
+    code: 'VALIDATION_ERROR',
+    message: `invalid ${where}: ${described.map((d) => `${d.field}: ${d.text}`).join('; ')}`,
+    fields: [...new Set(described.map((d) => d.field))],
+  };
+}
+
 export const errorHandler = fp(async (app: FastifyInstance) => {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof DomainError) {
-      return reply.status(STATUS[error.code]).send({ code: error.code, message: error.message, ...error.details });
+      const fields = error.details?.fields;
+      const body: ErrorBody = { code: apiCodeOf(error.code), message: error.message, ...(Array.isArray(fields) ? { fields: fields.map(String) } : {}) };
+      return reply.status(DOMAIN_STATUS[error.code]).send(body);
+    }
+    if (error instanceof HttpError) {
+      return reply.status(error.statusCode).headers(error.headers).send({ code: error.code, message: error.message } satisfies ErrorBody);
     }
     if (hasZodFastifySchemaValidationErrors(error)) {
-      const fields = error.validation.map((issue) => {
-        const path = issue.instancePath.replace(/^\//, '').replace(/\//g, '.');
-        return path || (issue.params as { issue?: { path?: unknown[] } }).issue?.path?.join('.') || error.validationContext || 'body';
-      });
-      const detail = error.validation.map((issue, i) => `${fields[i]}: ${issue.message}`).join('; ');
-      return reply.status(400).send({ code: 'VALIDATION_ERROR', message: `invalid ${error.validationContext ?? 'request'}: ${detail}`, fields });
+      return reply.status(400).send(validationBody(error.validation, error.validationContext, inputOf(request, error.validationContext)));
     }
     const status = error.statusCode ?? 500;
     if (status < 500) {
-      const code = status === 401 ? 'UNAUTHORIZED' : error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError ? 'INVALID_JSON' : (error.code ?? 'BAD_REQUEST');
-      return reply.status(status).send({ code, message: error.message });
+      const known = FASTIFY_4XX[error.code];
+      if (known) return reply.status(status).send({ code: known[0], message: known[1] } satisfies ErrorBody);
+      if (error instanceof SyntaxError) return reply.status(400).send({ code: 'INVALID_JSON', message: `the body is not valid JSON: ${error.message}` } satisfies ErrorBody);
+      // Fastify's message describes the client's mistake (a bad URL, a Content-Length that lies)
+      return reply.status(status).send({ code: BY_STATUS[status] ?? 'BAD_REQUEST', message: error.message } satisfies ErrorBody);
     }
     if (isUnavailable(error)) {
       request.log.error({ err: error }, 'dependency unavailable');
-      return reply.status(503).send({ code: 'SERVICE_UNAVAILABLE', message: 'a backing service is unavailable; retry shortly' });
+      return reply.status(503).send({ code: 'SERVICE_UNAVAILABLE', message: 'a backing service is unavailable; retry shortly' } satisfies ErrorBody);
     }
     request.log.error({ err: error }, 'unhandled error');
-    return reply.status(500).send({ code: 'INTERNAL_ERROR', message: 'internal error' });
+    return reply.status(500).send({ code: 'INTERNAL_ERROR', message: 'internal error' } satisfies ErrorBody);
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ code: 'ROUTE_NOT_FOUND', message: `no route ${request.method} ${request.url}` }),
+    reply.status(404).send({ code: 'ROUTE_NOT_FOUND', message: `no route ${request.method} ${request.url}` } satisfies ErrorBody),
   );
 });
