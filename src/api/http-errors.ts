@@ -49,6 +49,14 @@ export function apiCodeOf(code: DomainErrorCode): ApiErrorCode {
   return code === 'INVALID_INPUT' ? 'VALIDATION_ERROR' : code;
 }
 
+/** Every code a client can meet, with its status (the OpenAPI document groups codes by it). */
+export const API_ERROR_STATUS = {
+  ...EDGE_ERROR_STATUS,
+  ...Object.fromEntries(Object.entries(DOMAIN_STATUS).filter(([code]) => code !== 'INVALID_INPUT')),
+} as Readonly<Record<ApiErrorCode, number>>;
+
+export const API_ERROR_CODES = Object.keys(API_ERROR_STATUS) as [ApiErrorCode, ...ApiErrorCode[]];
+
 /** An error the edge itself raises (authentication), with its status and response headers. */
 export class HttpError extends Error {
   readonly statusCode: number;

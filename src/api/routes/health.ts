@@ -1,4 +1,6 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { Health, Readiness } from '../openapi/components.js';
+import { errors, json, text } from '../openapi/responses.js';
 
 export interface ReadinessCheck {
   name: string;
@@ -16,10 +18,18 @@ export interface HealthOptions {
 const withTimeout = <T>(work: Promise<T>, ms: number) =>
   Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms))]);
 
-export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, opts) => {
-  app.get('/health', { schema: { tags: ['ops'], summary: 'Liveness' } }, async () => ({ status: 'ok' }));
+export const healthRoutes: FastifyPluginAsyncZod<HealthOptions> = async (app, opts) => {
+  app.get('/health', {
+    schema: { tags: ['ops'], summary: 'Liveness', response: { 200: json(Health, 'The process answers'), ...errors('INTERNAL_ERROR') } },
+  }, async () => ({ status: 'ok' as const }));
 
-  app.get('/ready', { schema: { tags: ['ops'], summary: 'Readiness: Redis, MySQL, RabbitMQ; detail.persister: how far MySQL is behind (outbox depth, oldest entry age)' } }, async (_request, reply) => {
+  app.get('/ready', {
+    schema: {
+      tags: ['ops'],
+      summary: 'Readiness: Redis, MySQL, RabbitMQ; detail.persister: how far MySQL is behind (outbox depth, oldest entry age)',
+      response: { 200: json(Readiness, 'Ready: every backing service answers'), 503: json(Readiness, 'Not ready: the checks say which service is down'), ...errors('INTERNAL_ERROR') },
+    },
+  }, async (_request, reply) => {
     const results = await Promise.all(
       opts.checks.map(async ({ name, check }) => {
         try {
@@ -35,7 +45,13 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, opts)
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(results), ...(detail ? { detail } : {}) });
   });
 
-  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics' } }, async (_request, reply) =>
+  app.get('/metrics', {
+    schema: {
+      tags: ['ops'],
+      summary: "Prometheus metrics of this API process (each worker serves its own; see docs/metrics.md)",
+      response: { 200: text('text/plain', 'Prometheus text exposition format 0.0.4'), ...errors('INTERNAL_ERROR') },
+    },
+  }, async (_request, reply) =>
     reply.type('text/plain; version=0.0.4').send(await opts.metricsText()),
   );
 };

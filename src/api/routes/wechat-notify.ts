@@ -4,8 +4,10 @@ import { refuseWrongAmount } from '../../domain/orders/payment.js';
 import { verifyNotification } from '../../domain/payments/verify-notification.js';
 import type { PaymentPublisher } from '../../infra/amqp/payment-publisher.js';
 import { buildXml, parseWeChatXml, WeChatXmlError } from '../../infra/wechat/xml.js';
+import { text } from '../openapi/responses.js';
 
 const NOTIFY_BODY_LIMIT = 64 * 1024;
+const XML = 'text/xml';
 
 const answer = (code: 'SUCCESS' | 'FAIL', msg: string) => buildXml({ return_code: code, return_msg: msg });
 /** The answer to every accepted notification, built once. */
@@ -38,10 +40,21 @@ export const wechatNotifyRoutes: FastifyPluginAsync<{ deps: CoreDeps; publisher:
 
   app.post('/pay/wechat/notify', {
     bodyLimit: NOTIFY_BODY_LIMIT,
-    schema: { tags: ['wechat'], summary: 'WeChat Pay v2 payment notification (text/xml); replies XML SUCCESS or FAIL' },
+    schema: {
+      tags: ['wechat'],
+      summary: 'WeChat Pay v2 payment notification (text/xml); replies XML SUCCESS or FAIL',
+      description: 'Called by WeChat Pay, not by clients. The body is the signed XML notification; every answer is WeChat\'s XML `<xml><return_code>…</return_code><return_msg>…</return_msg></xml>`.',
+      response: {
+        200: text(XML, 'SUCCESS: accepted (payment event confirmed by RabbitMQ, or a wrong amount recorded for review)'),
+        400: text(XML, 'FAIL: empty body, bad XML, bad signature, other merchant, missing fields'),
+        413: text(XML, 'FAIL: body too large'),
+        500: text(XML, 'FAIL: internal error (WeChat retries)'),
+        503: text(XML, 'FAIL: the event could not be handed to RabbitMQ (WeChat retries)'),
+      },
+    },
   }, async (request, reply) => {
     reply.type('text/xml; charset=utf-8');
-    const fail = (status: number, reason: string, result: string) => {
+    const fail = (status: 400 | 503, reason: string, result: string) => {
       deps.metrics.notifications.inc({ result });
       request.log.warn({ reason }, 'wechat notification refused');
       return reply.status(status).send(answer('FAIL', reason));

@@ -1,3 +1,4 @@
+import type { ReviewKind, ReviewOutcome, ReviewStatus } from '../../generated/prisma/enums.js';
 import type { CoreDeps } from '../deps.js';
 import { DomainError } from '../errors.js';
 import { isOrderId } from '../orders/order-id.js';
@@ -7,12 +8,12 @@ import { orderTransitions } from '../orders/transitions.js';
 
 export interface ReviewView {
   orderId: string;
-  kind: string;
+  kind: ReviewKind;
   reason: string;
-  status: string;
+  status: ReviewStatus;
   createdAt: string;
   resolvedAt?: string;
-  outcome?: string;
+  outcome?: ReviewOutcome;
   /** late payments: our refund and its state */
   refund?: { outRefundNo: string; status: string };
   order: { goodsId: string; userId: string; money: number; status: string };
