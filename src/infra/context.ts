@@ -12,6 +12,7 @@ import { Queues } from './queues/queues.js';
 import { type RedisRole, closeRedis, createRedis } from './redis/client.js';
 import { redisDurabilityProblems } from './redis/durability.js';
 import { keySpace } from './redis/keys.js';
+import { runByLauncher } from './launched.js';
 import { WeChatPayClient } from './wechat/client.js';
 
 /**
@@ -20,6 +21,8 @@ import { WeChatPayClient } from './wechat/client.js';
  */
 export interface Infra {
   config: Config;
+  /** which process this is (the name of its connections) */
+  role: RedisRole;
   core: CoreDeps;
   amqp: Connection;
   publisher: PaymentPublisher;
@@ -68,7 +71,7 @@ export function createInfra(config: Config, logger: Logger, role: RedisRole): In
     })();
     return closing;
   };
-  return { config, core, amqp, publisher, queueRedis, readinessChecks, close };
+  return { config, role, core, amqp, publisher, queueRedis, readinessChecks, close };
 }
 
 /** Wait until Redis answers, naming the URL if it does not (start-up only). */
@@ -104,5 +107,7 @@ export async function waitForRedisOrExit(infra: Infra, logger: Logger): Promise<
     await infra.close();
     process.exit(1);
   }
+  // `npm start` runs one API and one worker on the same Redis: the API's warning is enough.
+  if (runByLauncher() && infra.role !== 'api') return;
   for (const problem of problems) logger.warn(`${problem} (fine for development, refused in production)`);
 }

@@ -1,3 +1,4 @@
+import { runByLauncher } from './launched.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -32,6 +33,6 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>, graceMs = 
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
-  // started by `npm start` (src/cli/start.ts) with an IPC channel: its loss means the launcher died
-  if (process.send) process.once('disconnect', () => handler('SIGTERM'));
+  // its IPC channel's loss means the launcher died (kill -9): stop like on SIGTERM
+  if (runByLauncher()) process.once('disconnect', () => handler('SIGTERM'));
 }

@@ -1,4 +1,5 @@
 import { loadConfigOrExit } from '../config/env.js';
+import { runByLauncher } from '../infra/launched.js';
 import { createLogger } from '../infra/logger.js';
 import { buildSandbox } from './app.js';
 import { loadSandboxEnvOrExit } from './env.js';
@@ -33,8 +34,8 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
-  // started by `npm start` with an IPC channel: its loss means the launcher died
-  if (process.send) process.once('disconnect', () => stop('SIGTERM'));
+  // started by `npm start`: its IPC channel's loss means the launcher died
+  if (runByLauncher()) process.once('disconnect', () => stop('SIGTERM'));
 
   const address = await app.listen({ host: config.sandbox.host, port: config.sandbox.port });
   log.info({ url: address, appid: config.wechat.appId, mchId: config.wechat.mchId, timeScale: sandboxEnv.timeScale, closeRule: sandboxEnv.closeRule }, `wechat pay sandbox listening on ${address}`);
