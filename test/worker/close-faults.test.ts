@@ -15,7 +15,7 @@ interface ReviewJson {
 
 /**
  * WeChat failing while we close (design §4.6): SYSTEMERROR is retried with backoff and ends in
- * review when retries run out; an untrustworthy answer goes to review at once; nothing is ever
+ * review when retries run out; an untrustworthy answer (bad signature) is retried like no answer; nothing is ever
  * rolled back blindly; an admin retries the close once WeChat is well again (§4.8).
  * Faults are global to this file's sandbox, so these tests run one after the other.
  */
@@ -97,30 +97,46 @@ describe('order timeout: WeChat faults while closing', () => {
     expect(again.statusCode).toBe(404);
   });
 
-  it('a badly signed closeorder answer → NEEDS_REVIEW at once (fatal: no retries), nothing rolled back', async () => {
+  it('a badly signed closeorder answer is retried like no answer; once answers verify → CLOSED (ORDERCLOSED), no review', async () => {
     const goodsId = await newGoods(s, 1);
     const order = await grab(s, 'f-3', goodsId);
     await createAtWeChat(s, 'f-3', order.orderId);
-    const [fatal0, retryable0] = [await closeCalls('fatal'), await closeCalls('retryable')];
+    const fatal0 = await closeCalls('fatal');
+    await s.sandbox.faults({ tamper: { closeorder: 'bad-signature' } });
+    await eventually(async () => ((await closeCalls('fatal')) - fatal0 >= 2 ? true : undefined), 10_000);
+    // "WeChat" did close it (the tamper spoils the answer after applying the request), but the
+    // answer is not believed: the order is still CLOSING, the unit still held
+    expect(await sandboxState(s, order.orderId)).toBe('CLOSED');
+    expect(await stock(s, goodsId)).toEqual({ stockCount: 1, available: 0, held: 1 });
+
+    await s.sandbox.faults({ tamper: 'none' });
+    await waitForStatus(s, 'f-3', order.orderId, 'CLOSED'); // ORDERCLOSED this time
+    expect((await closeCalls('fatal')) - fatal0).toBeLessThan(MAX_ATTEMPTS);
+    expect(await ledgerCounts(s, order.orderId)).toEqual({ closed: 1, paid: 0 });
+    await eventually(async () => ((await dbOrder(s, order.orderId))?.status === 'CLOSED' ? true : undefined));
+    expect(await stock(s, goodsId)).toEqual({ stockCount: 1, available: 1, held: 0 });
+    expect((await reviews('OPEN')).find((r) => r.orderId === order.orderId)).toBeUndefined();
+  });
+
+  it('closeorder answers that never verify → NEEDS_REVIEW after CLOSE_MAX_ATTEMPTS, nothing rolled back; admin retry closes it', async () => {
+    const goodsId = await newGoods(s, 1);
+    const order = await grab(s, 'f-3b', goodsId);
+    await createAtWeChat(s, 'f-3b', order.orderId);
+    const fatal0 = await closeCalls('fatal');
     await s.sandbox.faults({ tamper: { closeorder: 'bad-signature' } });
 
-    await waitForStatus(s, 'f-3', order.orderId, 'NEEDS_REVIEW');
-    // give a (wrong) retry the time to happen, then check there was none
-    await new Promise((r) => setTimeout(r, 500));
-    expect((await closeCalls('fatal')) - fatal0).toBe(1);
-    expect((await closeCalls('retryable')) - retryable0).toBe(0);
+    await waitForStatus(s, 'f-3b', order.orderId, 'NEEDS_REVIEW', 15_000);
+    expect((await closeCalls('fatal')) - fatal0).toBe(MAX_ATTEMPTS);
     expect(await stock(s, goodsId)).toEqual({ stockCount: 1, available: 0, held: 1 });
     const open = await eventually(async () => (await reviews('OPEN')).find((r) => r.orderId === order.orderId));
     expect(open.kind).toBe('CLOSE_FAILED');
-    expect(open.reason).toMatch(/signature/);
-    // "WeChat" did close it (the tamper spoils the answer after applying the request): only a
-    // person, or a retry once answers can be trusted again, may conclude that
+    expect(open.reason).toMatch(/retries exhausted.*signature/);
     expect(await sandboxState(s, order.orderId)).toBe('CLOSED');
 
     await s.sandbox.faults({ tamper: 'none' });
     const retry = await s.app.inject({ method: 'POST', url: `/admin/seckill/reviews/${order.orderId}/retry`, headers: s.admin });
     expect(retry.statusCode, retry.body).toBe(202);
-    await waitForStatus(s, 'f-3', order.orderId, 'CLOSED'); // ORDERCLOSED this time
+    await waitForStatus(s, 'f-3b', order.orderId, 'CLOSED'); // ORDERCLOSED this time
     expect(await stock(s, goodsId)).toEqual({ stockCount: 1, available: 1, held: 0 });
     expect(await ledgerCounts(s, order.orderId)).toEqual({ closed: 1, paid: 0 });
   });

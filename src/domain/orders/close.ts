@@ -81,7 +81,11 @@ export async function closeOrder(deps: CoreDeps, req: CloseRequest): Promise<Clo
     const why = query.kind === 'ok' ? `trade_state ${query.data.tradeState}` : query.kind === 'error' ? query.errCode : query.reason;
     return retryOrReview(deps, req, `closeorder said ORDERPAID but orderquery gave ${why}`);
   }
-  if (result.kind === 'retryable') return retryOrReview(deps, req, `closeorder: ${result.reason}`);
+  // An answer we cannot trust (bad or missing signature) tells us nothing, exactly like no answer:
+  // WeChat may or may not have closed the order. closeorder is idempotent (a retry hears SUCCESS
+  // or ORDERCLOSED), so retry rather than ask a person about a blip on the wire; if it persists,
+  // the retries run out and the order goes to review all the same.
+  if (result.kind === 'retryable' || (result.kind === 'fatal' && result.category === 'signature')) return retryOrReview(deps, req, `closeorder: ${result.reason}`);
 
   const reason = result.kind === 'error' ? `closeorder: ${result.errCode} ${result.errCodeDes}` : `closeorder: ${result.reason}`;
   return toReview(deps, req, reason);
