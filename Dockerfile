@@ -5,7 +5,7 @@
 #   node dist/workers/main.js    BullMQ worker (timeouts, close path, payment events)
 #   node dist/sandbox/main.js    WeChat Pay v2 sandbox
 #   node dist/cli/migrate.js     apply prisma/migrations, then exit
-# Configuration is environment variables only (see README / shared spec contract.md).
+# Configuration is environment variables only (see docs/contract.md).
 #
 #   docker build -t seckill-timeout .
 #   docker run --rm -e REDIS_URL=... -e DATABASE_URL=... -e AMQP_URL=... -e HOST=0.0.0.0 -p 3000:3000 seckill-timeout
@@ -52,8 +52,8 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/prisma ./prisma
 
 USER node
-# 3000: API (PORT); 3100: sandbox (SANDBOX_PORT).
-EXPOSE 3000 3100
+# 3000: API (PORT); 3100: sandbox (SANDBOX_PORT); 9464: a worker's /metrics (WORKER_METRICS_PORT).
+EXPOSE 3000 3100 9464
 # Listen on every interface inside a container; the contract default (127.0.0.1) is for hosts.
 ENV HOST=0.0.0.0 SANDBOX_HOST=0.0.0.0
 CMD ["node", "dist/api/main.js"]
