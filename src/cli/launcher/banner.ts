@@ -48,14 +48,14 @@ export function banner({ config, useSandbox, tokens, now = new Date() }: BannerI
     `  json() { node -p "JSON.parse(require('fs').readFileSync(0, 'utf8')).$1"; }`,
     `  GOODS=$(curl -s -u ${basic} -H 'content-type: application/json' ${api}/admin/seckill/goods -d '{"title":"demo","price":100,"stockCount":5,"startTime":"${start}","endTime":"${end}"}' | json id)`,
     `  ORDER=$(curl -s -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' ${api}/seckill/orders -d "{\\"goodsId\\":\\"$GOODS\\"}" | json orderId)`,
-    `  curl -s -X POST -H "authorization: Bearer $TOKEN" ${api}/seckill/orders/$ORDER/pay`,
+    `  curl -s -w '\\n' -X POST -H "authorization: Bearer $TOKEN" ${api}/seckill/orders/$ORDER/pay`,
   );
-  if (useSandbox) lines.push(`  curl -s -H 'content-type: application/json' ${config.sandbox.url}/sandbox/pay -d "{\\"out_trade_no\\":\\"$ORDER\\"}"   # the buyer pays`);
+  if (useSandbox) lines.push(`  curl -s -w '\\n' -H 'content-type: application/json' ${config.sandbox.url}/sandbox/pay -d "{\\"out_trade_no\\":\\"$ORDER\\"}"   # the buyer pays`);
   lines.push(
-    `  curl -s -H "authorization: Bearer $TOKEN" ${api}/seckill/orders/$ORDER   # PAID`,
+    `  curl -s -w '\\n' -H "authorization: Bearer $TOKEN" ${api}/seckill/orders/$ORDER   # PAID a moment later`,
     `  ORDER2=$(curl -s -H "authorization: Bearer $TOKEN2" -H 'content-type: application/json' ${api}/seckill/orders -d "{\\"goodsId\\":\\"$GOODS\\"}" | json orderId)`,
-    `  curl -s -X POST -H "authorization: Bearer $TOKEN2" ${api}/seckill/orders/$ORDER2/cancel   # CLOSED, the unit back on sale`,
-    `  curl -s -u ${basic} ${api}/admin/seckill/goods/$GOODS`,
+    `  curl -s -w '\\n' -X POST -H "authorization: Bearer $TOKEN2" ${api}/seckill/orders/$ORDER2/cancel   # CLOSING, then CLOSED: the unit is back on sale`,
+    `  curl -s -w '\\n' -u ${basic} ${api}/admin/seckill/goods/$GOODS   # stockCount 4: one sold; available 4`,
     '',
   );
   return lines.join('\n');
