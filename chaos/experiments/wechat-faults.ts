@@ -1,0 +1,72 @@
+import type { FaultsPatch } from '../../src/sandbox/faults.js';
+import { CHAOS_TIMINGS, closeRetryBudgetMs } from '../lib/cluster.js';
+import { type Experiment, finish, paced, Sale, sleep } from '../lib/experiment.js';
+
+/**
+ * WeChat on a bad day, in phases of 3 s that rotate while orders are placed, paid, cancelled and
+ * fall due: SYSTEMERROR storms (every call fails, nothing applied), slow answers (past the
+ * client's 2 s budget, applied at WeChat), dropped answers (applied, never answered), answers
+ * with bad signatures, and calm. WeChat's 5-minute rule is on throughout: a tenth of the buyers
+ * cancel right after asking for the QR code, and those closes must wait, not fail. Each storm is
+ * shorter than the close retry budget, so no order may end in review.
+ */
+const PHASES: readonly { name: string; faults: FaultsPatch }[] = [
+  { name: 'SYSTEMERROR storm', faults: { systemErrorRate: 1 } },
+  { name: 'slow answers', faults: { delayMs: { closeorder: 2_500, orderquery: 2_500, unifiedorder: 2_500 } } },
+  { name: 'dropped answers', faults: { dropRate: 0.5 } },
+  { name: 'bad signatures', faults: { tamper: 'bad-signature' } },
+  { name: 'calm', faults: {} },
+];
+const CALM: FaultsPatch = { systemErrorRate: 0, delayMs: 0, dropRate: 0, tamper: 'none' };
+
+export const wechatFaults: Experiment = {
+  name: 'wechat-faults',
+  title: 'WeChat faults and the 5-minute rule',
+  async run(ctx) {
+    const total = Math.round(1_000 * ctx.scale);
+    const sale = new Sale(ctx, 'wx');
+    const goodsId = await sale.addGoods(total);
+    const watch = sale.watch();
+    const placingMs = 20_000;
+    const phaseMs = 3_000;
+
+    let phases = 0;
+    let rotating = true;
+    const rotation = (async () => {
+      for (let i = 0; rotating; i += 1) {
+        const phase = PHASES[i % PHASES.length]!;
+        await ctx.sandbox.faults({ ...CALM, ...phase.faults });
+        if (phase.name !== 'calm') phases += 1;
+        await sleep(phaseMs);
+      }
+      await ctx.sandbox.faults(CALM);
+    })();
+
+    let cancelled = 0;
+    let payRefused = 0;
+    await paced(total, total / (placingMs / 1000), async (i) => {
+      const order = await sale.grab(goodsId);
+      if (!order) return;
+      if (!(await sale.requestPayment(order.orderId, 20))) {
+        payRefused += 1;
+        return;
+      }
+      if (i % 10 === 0) {
+        // within WeChat's 5-minute rule (3 s here): the close must wait for it
+        if ((await ctx.api.cancel(order.buyer, order.orderId)).status === 202) cancelled += 1;
+      } else if (i % 10 < 4) {
+        await ctx.sandbox.buyerPays(order.orderId);
+      }
+    });
+    // keep the weather going until the last order has fallen due
+    await sleep(CHAOS_TIMINGS.orderTimeoutMs + phaseMs);
+    rotating = false;
+    await rotation;
+
+    return finish(sale, watch, {
+      faults: phases,
+      overdueBoundMs: CHAOS_TIMINGS.sweeperIntervalMs + 1_000,
+      figures: { cancelledWithin5MinRule: cancelled, payRequestsFailed: payRefused, retryBudgetS: Math.round(closeRetryBudgetMs / 1000) },
+    });
+  },
+};
