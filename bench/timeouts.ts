@@ -1,6 +1,6 @@
 /**
  * `npm run bench:timeouts` — the order-timeout path (design §4.6) under load, against the original
- * design's timer (shared/seed: RabbitMQ per-message TTL + dead-letter queue). One run, this
+ * design's timer (docs/original-design.md: RabbitMQ per-message TTL + dead-letter queue). One run, this
  * machine, loopback only; everything it creates is its own and is removed at the end.
  *
  * Processes: the WeChat sandbox (src/sandbox/main.ts, its own SANDBOX_PORT), worker processes

@@ -1,7 +1,7 @@
 import type { Connection, Publisher } from 'rabbitmq-client';
 
 /**
- * The original design's timer (shared/seed, §3.1–3.3): a durable "delay" queue whose messages
+ * The original design's timer (docs/original-design.md; the seed's §3.1–3.3): a durable "delay" queue whose messages
  * carry a per-message TTL (`expiration`) and dead-letter, once expired, through the order
  * exchange into the timer queue that one listener consumes. Messages are persistent, as Spring
  * AMQP's RabbitTemplate sends them. Names are the seed's, under the benchmark's own prefix.

@@ -7,7 +7,8 @@ import { createLogger } from '../infra/logger.js';
  * needed). Exit code 0 when the schema is up to date, 1 otherwise, with the reason on stderr.
  */
 
-// From shared/environment.md; the hint is for people running the project on their own machine.
+// How MariaDB is started on a Debian machine without systemd; the hint is for people running the
+// project on their own machine.
 const START_MARIADB = 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd';
 
 async function main(): Promise<void> {

@@ -3,7 +3,7 @@ import { unsafeSettings } from './production-safety.js';
 import { z } from 'zod';
 
 /**
- * Every variable of spec/contract.md (plus a few of our own), validated once into a typed,
+ * Every variable of docs/contract.md (the contract's and a few of our own), validated once into a typed,
  * frozen object. A bad value stops the process with one message naming each bad variable
  * (see ConfigError). Nothing in the code reads process.env directly.
  */

@@ -4,7 +4,7 @@ import { type TestSystem, createTestSystem } from '../helpers/system.js';
 import { closeJobState, timerScheduled, createAtWeChat, dbOrder, expectBalanced, getOrder, grab, ledgerCounts, newGoods, sandboxState, stock, waitForStatus } from './support.js';
 
 /**
- * Buyer cancel (spec/contract.md): 202, then the very close path of a timeout, at once, with
+ * Buyer cancel (docs/contract.md): 202, then the very close path of a timeout, at once, with
  * closeReason USER_CANCEL. A long payment window here, so only the cancel can close an order.
  */
 describe('buyer cancel: POST /seckill/orders/:orderId/cancel', () => {

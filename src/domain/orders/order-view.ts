@@ -4,7 +4,7 @@ import { lookUpOnView } from '../payments/lookup.js';
 import { goodsIdOfOrder, isOrderId } from './order-id.js';
 import type { CloseReason, OrderStatus } from './transition-codes.js';
 
-/** An order as the buyer API returns it (spec/contract.md). */
+/** An order as the buyer API returns it (docs/contract.md). */
 export interface OrderView {
   orderId: string;
   goodsId: string;

@@ -8,9 +8,10 @@ import * as mariadb from 'mariadb';
 import { DatabaseUrlError, parseDatabaseUrl, quoteIdentifier, type DatabaseUrl } from './connection-url.js';
 
 /**
- * Applies prisma/migrations/<name>/migration.sql without Prisma's schema engine, which cannot run
- * on these machines (see shared/environment.md). It reproduces what `prisma migrate deploy` does
- * for MySQL closely enough that the engine, where it exists, agrees with what was applied here:
+ * Applies prisma/migrations/<name>/migration.sql without Prisma's schema engine, which Prisma's
+ * CLI has to download first (impossible without internet access). It reproduces what
+ * `prisma migrate deploy` does for MySQL closely enough that the engine, where it exists, agrees
+ * with what was applied here:
  *
  * - the same `_prisma_migrations` table (DDL copied from prisma-engines' MySQL flavour),
  * - the same bookkeeping per migration: a row inserted with a v4 uuid and the sha256 (hex) of the
