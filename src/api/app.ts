@@ -5,6 +5,7 @@ import { auth } from './plugins/auth.js';
 import { registerBullBoard } from './plugins/bull-board.js';
 import { docs } from './plugins/docs.js';
 import { errorHandler } from './plugins/error-handler.js';
+import { httpMetrics } from './plugins/http-metrics.js';
 import { jsonBody } from './plugins/json-body.js';
 import { goodsRoutes } from './routes/goods.js';
 import { healthRoutes } from './routes/health.js';
@@ -37,6 +38,7 @@ export async function buildApp({ infra, logger }: AppOptions): Promise<FastifyIn
   // one JSON.stringify as before.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
+  await app.register(httpMetrics, { metrics: infra.core.metrics });
   await app.register(errorHandler);
   await app.register(jsonBody);
   await app.register(docs);

@@ -45,7 +45,7 @@ export function createInfra(config: Config, logger: Logger, role: RedisRole): In
     logger,
     ...(cert ? { certificate: { pfx: readFileSync(cert.path), passphrase: cert.passphrase } } : {}),
   });
-  const core: CoreDeps = { config, logger, redis, keys: keySpace(config.keyPrefix), prisma, queues, metrics: createMetrics(), wechat };
+  const core: CoreDeps = { config, logger, redis, keys: keySpace(config.keyPrefix), prisma, queues, metrics: createMetrics(role), wechat };
 
   const readinessChecks = [
     { name: 'redis', check: async () => void (await Promise.all([redis.ping(), queueRedis.ping()])) },

@@ -5,6 +5,7 @@ import { onShutdown } from '../infra/shutdown.js';
 import { startPaymentBridge } from './payment-bridge.js';
 import { startWorkers } from './runtime.js';
 import { startMetricsServer } from './metrics-server.js';
+import { registerBacklogGauges } from './backlog-gauges.js';
 
 /**
  * Worker entry point: BullMQ workers (order timeouts, payment results, sweeper) and the AMQP
@@ -16,6 +17,7 @@ const infra = createInfra(config, logger, 'worker');
 await waitForRedisOrExit(infra, logger);
 const runtime = await startWorkers(infra);
 const bridge = startPaymentBridge(infra);
+registerBacklogGauges(infra.core, infra.core.metrics.registry);
 const metricsServer = startMetricsServer(infra.core.metrics, config.host, config.workerMetricsPort, logger);
 onShutdown(logger, async () => {
   metricsServer?.close();
