@@ -72,7 +72,7 @@ interface Started {
   exited: Promise<void>;
 }
 
-describe.skipIf(process.platform !== 'linux')('npm start stops everything when npm is signalled', () => {
+describe.skipIf(process.platform !== 'linux')('npm start stops everything however it is stopped', () => {
   const id = randomBytes(4).toString('hex');
   const database = uniqueDatabaseName();
   const names = isolatedNames('t', 'test', id);
@@ -95,6 +95,8 @@ describe.skipIf(process.platform !== 'linux')('npm start stops everything when n
         NODE_ENV: 'development',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // its own process group, as a terminal gives it: Ctrl-C signals the whole group
+      detached: true,
     });
     let text = '';
     npm.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -106,7 +108,8 @@ describe.skipIf(process.platform !== 'linux')('npm start stops everything when n
     return { npm, ports: [port, sandboxPort, metricsPort], output: () => text, exited };
   }
 
-  async function expectAllStopped(started: Started, signal: NodeJS.Signals): Promise<void> {
+  /** Stops the system `how`, then: npm gone, every process it had gone, every port closed. */
+  async function expectAllStopped(started: Started, how: string, stop: (pids: number[]) => void, launcherSurvives = true): Promise<void> {
     const { npm, ports } = started;
     for (const port of ports) expect(await listening(port)).toBe(true);
     const pids = descendants(npm.pid ?? 0);
@@ -114,18 +117,27 @@ describe.skipIf(process.platform !== 'linux')('npm start stops everything when n
     expect(pids.length).toBeGreaterThanOrEqual(4);
     for (const pid of pids) leftovers.add(pid);
 
-    npm.kill(signal);
+    stop(pids);
     await started.exited;
     await eventually(async () => {
       const alive = pids.filter(running);
       const open = (await Promise.all(ports.map(listening))).some(Boolean);
       return alive.length === 0 && !open ? true : undefined;
     }, 30_000, 200).catch(() => {
-      throw new Error(`still running after ${signal}: ${pids.filter(running).join(', ')}\n${started.output().slice(-3000)}`);
+      throw new Error(`still running after ${how}: ${pids.filter(running).join(', ')}\n${started.output().slice(-3000)}`);
     });
     for (const pid of pids) leftovers.delete(pid);
-    expect(started.output()).toContain('all processes stopped');
+    if (launcherSurvives) expect(started.output()).toContain('all processes stopped');
   }
+
+  const launcherOf = (pids: number[]) =>
+    pids.find((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('src/cli/start.ts');
+      } catch {
+        return false;
+      }
+    });
 
   afterAll(async () => {
     for (const pid of leftovers) if (running(pid)) process.kill(pid, 'SIGKILL');
@@ -151,10 +163,27 @@ describe.skipIf(process.platform !== 'linux')('npm start stops everything when n
   }, 60_000);
 
   it('kill -TERM <npm pid>: npm passes it to its shell only; the launcher notices and stops every process', { timeout: 180_000 }, async () => {
-    await expectAllStopped(await startSystem(), 'SIGTERM');
+    const started = await startSystem();
+    await expectAllStopped(started, 'SIGTERM to npm', () => started.npm.kill('SIGTERM'));
   });
 
   it('kill -HUP <npm pid> (a closed terminal): npm dies alone; the launcher notices and stops every process', { timeout: 180_000 }, async () => {
-    await expectAllStopped(await startSystem(), 'SIGHUP');
+    const started = await startSystem();
+    await expectAllStopped(started, 'SIGHUP to npm', () => started.npm.kill('SIGHUP'));
+  });
+
+  it('Ctrl-C (SIGINT to the whole foreground process group): the launcher stops each process once', { timeout: 180_000 }, async () => {
+    const started = await startSystem();
+    await expectAllStopped(started, 'SIGINT to the group', () => process.kill(-(started.npm.pid ?? 0), 'SIGINT'));
+  });
+
+  it('kill -9 <launcher pid>: each process notices its launcher is gone and stops by itself', { timeout: 180_000 }, async () => {
+    const started = await startSystem();
+    const stop = (pids: number[]) => {
+      const launcher = launcherOf(pids);
+      expect(launcher).toBeDefined();
+      process.kill(launcher ?? 0, 'SIGKILL');
+    };
+    await expectAllStopped(started, 'SIGKILL to the launcher', stop, false);
   });
 });
