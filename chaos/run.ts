@@ -65,7 +65,7 @@ process.once('SIGINT', () => {
 });
 
 try {
-  cluster = await Cluster.start(logDir, workerCount, say);
+  cluster = await Cluster.create(logDir, workerCount, say);
   const api = new ApiClient(cluster.apiUrl, SECRETS);
   const sandbox = new SandboxClient(cluster.sandboxUrl);
   const judge = new Judge(cluster.redis.url, cluster.databaseUrl);

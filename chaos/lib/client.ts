@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { Pool } from 'undici';
 import type { FaultsPatch } from '../../src/sandbox/faults.js';
 import type { Ledger } from '../../src/sandbox/store.js';
-import type { Secrets } from './cluster.js';
+import type { Secrets } from './processes.js';
 
 /**
  * What the chaos suite does to the system from outside, over HTTP only: an admin puts goods on

@@ -26,6 +26,10 @@ export interface GoodsUnderTest {
 
 export interface Verdict {
   violations: string[];
+  /** each invariant by name, with what broke it (empty: held) */
+  checks: { name: string; failures: string[] }[];
+  /** closedAt − deadline of every order closed by timeout, ms, ascending */
+  lateness: number[];
   counts: Record<string, number>;
   /** max over closed-by-timeout orders of (closedAt − deadline), ms */
   maxCloseLatenessMs: number;
@@ -104,7 +108,8 @@ export class Judge {
 
   async verdict(goods: readonly GoodsUnderTest[], knownOrders: ReadonlySet<string>, ledger: Ledger): Promise<Verdict> {
     const violations: string[] = [];
-    const counts: Record<string, number> = { orders: 0, PAID: 0, CLOSED: 0, other: 0, refunds: 0, lateRefunded: 0, openReviews: 0, unknownToClient: 0 };
+    const counts: Record<string, number> = { orders: 0, PAID: 0, CLOSED: 0, closedByTimeout: 0, closedByCancel: 0, other: 0, refunds: 0, lateRefunded: 0, openReviews: 0, unknownToClient: 0 };
+    const checks: { name: string; failures: string[] }[] = [];
     const goodsIds = goods.map((g) => g.goodsId);
     const { rows, stock, reviews } = await this.mysql(async (conn) => {
       const marks = goodsIds.map(() => '?').join(',');
@@ -151,8 +156,13 @@ export class Judge {
 
     const lateness: number[] = [];
     const paidPerGoods = new Map<string, number>();
-    const report = (what: string, list: string[]) => {
-      if (list.length > 0) violations.push(`${list.length} ${what} (e.g. ${list.slice(0, 3).join(', ')})`);
+    const report = (what: string, list: string[], check: string) => {
+      let entry = checks.find((c) => c.name === check);
+      if (!entry) checks.push((entry = { name: check, failures: [] }));
+      if (list.length === 0) return;
+      const line = `${list.length} ${what} (e.g. ${list.slice(0, 3).join(', ')})`;
+      violations.push(line);
+      entry.failures.push(line);
     };
     const lost: string[] = [];
     const notFinal: string[] = [];
@@ -191,19 +201,25 @@ export class Judge {
       }
       if (refunds > 1) refundedTwice.push(id);
       if (row?.status === 'CLOSED' && row.close_reason === 'TIMEOUT' && row.closed_at) lateness.push(row.closed_at.getTime() - row.deadline.getTime());
+      if (row?.status === 'CLOSED') {
+        const key = row.close_reason === 'USER_CANCEL' ? 'closedByCancel' : 'closedByTimeout';
+        counts[key] = (counts[key] ?? 0) + 1;
+      }
     }
-    report('orders lost (acknowledged to the buyer, in neither Redis nor MySQL)', lost);
-    report('orders not final in MySQL', notFinal);
-    report('orders whose Redis and MySQL states differ', disagree);
-    report('orders both kept paid and closed/refunded', paidAndClosed);
-    report('orders closed more than once at WeChat', closedTwice);
-    report('orders refunded more than once', refundedTwice);
-    report('late payments not refunded', lateNotRefunded);
-    report('orders PAID without a payment at WeChat', paidNotPaid);
-
+    const FINAL = 'every order PAID or CLOSED, the same in Redis and MySQL, none lost or in review';
+    const LEDGER = 'the WeChat ledger agrees: PAID orders paid there, late payments refunded once';
+    const CLOSED_ONCE = 'each order closed at most once at WeChat';
+    report('orders lost (acknowledged to the buyer, in neither Redis nor MySQL)', lost, FINAL);
+    report('orders not final in MySQL', notFinal, FINAL);
+    report('orders whose Redis and MySQL states differ', disagree, FINAL);
     const open = reviews.filter((r) => r.status === 'OPEN');
     counts.openReviews = open.length;
-    report('open reviews', open.map((r) => `${r.order_id}:${r.kind}`));
+    report('open reviews', open.map((r) => `${r.order_id}:${r.kind}`), FINAL);
+    report('orders both kept paid and closed/refunded', paidAndClosed, LEDGER);
+    report('orders PAID without a payment at WeChat', paidNotPaid, LEDGER);
+    report('late payments not refunded', lateNotRefunded, LEDGER);
+    report('orders refunded more than once', refundedTwice, LEDGER);
+    report('orders closed more than once at WeChat', closedTwice, CLOSED_ONCE);
 
     // stock: durable = available + held = initial − paid
     const pipe = this.redis.pipeline();
@@ -212,18 +228,25 @@ export class Judge {
       pipe.get(k.stock).zcard(k.held);
     }
     const live = ((await pipe.exec()) ?? []).map(([, v]) => v);
+    const stockCheck = { name: 'durable stock = available + held = initial − paid (nothing oversold or stuck)', failures: [] as string[] };
+    checks.push(stockCheck);
     goods.forEach((g, i) => {
       const available = Number(live[i * 2] ?? Number.NaN);
       const held = Number(live[i * 2 + 1]);
       const durable = stock.find((s) => String(s.id) === g.goodsId)?.stock_count;
       const paid = paidPerGoods.get(g.goodsId) ?? 0;
-      if (durable !== available + held) violations.push(`goods ${g.goodsId}: stock_count ${durable} ≠ available ${available} + held ${held}`);
-      if (durable !== g.initialStock - paid) violations.push(`goods ${g.goodsId}: stock_count ${durable} ≠ initial ${g.initialStock} − paid ${paid}`);
+      const failures: string[] = [];
+      if (durable !== available + held) failures.push(`goods ${g.goodsId}: stock_count ${durable} ≠ available ${available} + held ${held}`);
+      if (durable !== g.initialStock - paid) failures.push(`goods ${g.goodsId}: stock_count ${durable} ≠ initial ${g.initialStock} − paid ${paid}`);
+      violations.push(...failures);
+      stockCheck.failures.push(...failures);
     });
 
     lateness.sort((a, b) => a - b);
     return {
       violations,
+      checks,
+      lateness,
       counts,
       maxCloseLatenessMs: lateness.at(-1) ?? 0,
       p99CloseLatenessMs: lateness[Math.min(lateness.length - 1, Math.floor(lateness.length * 0.99))] ?? 0,
