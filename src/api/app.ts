@@ -4,7 +4,7 @@ import type { Infra } from '../infra/context.js';
 import { auth } from './plugins/auth.js';
 import { registerBullBoard } from './plugins/bull-board.js';
 import { docs } from './plugins/docs.js';
-import { errorHandler } from './plugins/error-handler.js';
+import { errorHandler, routerErrorReply } from './plugins/error-handler.js';
 import { httpMetrics } from './plugins/http-metrics.js';
 import { jsonBody } from './plugins/json-body.js';
 import { goodsRoutes } from './routes/goods.js';
@@ -30,6 +30,8 @@ export async function buildApp({ infra, logger }: AppOptions): Promise<FastifyIn
     bodyLimit: 64 * 1024,
     // ids are decimal strings; a trusted proxy may set X-Forwarded-For (spbill_create_ip)
     trustProxy: true,
+    // errors the router raises before any handler (a malformed or over-long URL parameter)
+    frameworkErrors: routerErrorReply,
   });
   app.setValidatorCompiler(validatorCompiler);
   // Response schemas document the API (OpenAPI) and type the handlers; they are not enforced at

@@ -82,6 +82,12 @@ describe('request bodies', () => {
     expect(params.fields).toEqual(['id']);
   });
 
+  it("the router's own refusals (an over-long path parameter, a URL that does not decode) → 400 BAD_REQUEST of ours", async () => {
+    const long = expectError(await inject({ method: 'GET', url: `/seckill/orders/${'1'.repeat(5_000)}`, headers: t.buyer('e-long') }), 400, 'BAD_REQUEST');
+    expect(long.message).toBe('a path parameter is too long');
+    expectError(await inject({ method: 'GET', url: '/seckill/goods/%E0%A4%A' }), 400, 'BAD_REQUEST');
+  });
+
   it('an unknown route → 404 ROUTE_NOT_FOUND', async () => {
     expectError(await inject({ method: 'DELETE', url: '/seckill/orders' }), 404, 'ROUTE_NOT_FOUND');
   });

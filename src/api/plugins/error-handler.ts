@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { DomainError } from '../../domain/errors.js';
@@ -53,6 +53,16 @@ function validationBody(issues: Issue[], context: string | undefined, input: unk
     message: `invalid ${where}: ${described.map((d) => `${d.field}: ${d.text}`).join('; ')}`,
     fields: [...new Set(described.map((d) => d.field))],
   };
+}
+
+/**
+ * The router's own refusals (Fastify's `frameworkErrors`): a URL that does not decode, a path
+ * parameter longer than the router accepts (e.g. a 5 KB order id). They never reach a route or
+ * the error handler, so they are answered here, in our shape.
+ */
+export function routerErrorReply(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is malformed';
+  void reply.status(400).send({ code: 'BAD_REQUEST', message } satisfies ErrorBody);
 }
 
 export const errorHandler = fp(async (app: FastifyInstance) => {
