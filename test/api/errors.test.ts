@@ -1,5 +1,7 @@
+import type { AddressInfo } from 'node:net';
 import { createSigner } from 'fast-jwt';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestContext, createTestContext } from '../helpers/app.js';
 
@@ -86,6 +88,24 @@ describe('request bodies', () => {
     const long = expectError(await inject({ method: 'GET', url: `/seckill/orders/${'1'.repeat(5_000)}`, headers: t.buyer('e-long') }), 400, 'BAD_REQUEST');
     expect(long.message).toBe('a path parameter is too long');
     expectError(await inject({ method: 'GET', url: '/seckill/goods/%E0%A4%A' }), 400, 'BAD_REQUEST');
+  });
+
+  it('a body over the limit gets its 413 over real HTTP, on a connection that stays usable', async () => {
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const pool = new Pool(`http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`, { connections: 1 });
+    let connections = 0;
+    t.app.server.on('connection', () => (connections += 1));
+    try {
+      const big = JSON.stringify({ goodsId: '1', padding: 'x'.repeat(2 * 1024 * 1024) });
+      const res = await pool.request({ method: 'POST', path: '/seckill/orders', headers: { ...t.buyer('careful'), 'content-type': 'application/json' }, body: big });
+      expect(res.statusCode).toBe(413);
+      expect(await res.body.json()).toEqual({ code: 'PAYLOAD_TOO_LARGE', message: 'the request body is too large' });
+      const next = await pool.request({ method: 'GET', path: '/health' });
+      expect(await next.body.json()).toEqual({ status: 'ok' });
+      expect(connections).toBe(1); // the rest of the body was read and discarded, not cut off
+    } finally {
+      await pool.close();
+    }
   });
 
   it('an unknown route → 404 ROUTE_NOT_FOUND', async () => {

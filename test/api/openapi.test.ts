@@ -161,6 +161,8 @@ describe('the OpenAPI document', () => {
     expect(list.map((g: { id: string }) => g.id)).toContain(goods.id);
     await call('GET /seckill/goods/{id}', { url: `/seckill/goods/${goods.id}` }, 200);
     await call('GET /seckill/goods/{id}', { url: `/seckill/goods/${'1'.repeat(30)}` }, 400);
+    expect((await call('GET /seckill/goods/{id}', { url: `/seckill/goods/${'1'.repeat(5_000)}` }, 400)).code).toBe('BAD_REQUEST');
+    expect((await call('GET /seckill/goods/{id}', { url: '/seckill/goods/%E0%A4%A' }, 400)).code).toBe('BAD_REQUEST');
     await call('GET /seckill/goods/{id}', { url: '/seckill/goods/987654321' }, 404);
   });
 

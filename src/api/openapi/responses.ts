@@ -27,10 +27,10 @@ export const text = (contentType: string, description: string): MediaResponse<z.
 export const SERVER = ['INTERNAL_ERROR', 'SERVICE_UNAVAILABLE'] as const satisfies ApiErrorCode[];
 /** Buyer or admin routes: no, or a bad, token / credentials. */
 export const AUTH = ['UNAUTHORIZED'] as const satisfies ApiErrorCode[];
-/** Path or query parameters that do not match their schema. */
-export const PARAMS = ['VALIDATION_ERROR'] as const satisfies ApiErrorCode[];
-/** Every POST (a body is parsed whenever one is sent, even where none is expected). */
-export const BODY = ['VALIDATION_ERROR', 'INVALID_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const satisfies ApiErrorCode[];
+/** Path or query parameters that do not match their schema, or do not decode. */
+export const PARAMS = ['VALIDATION_ERROR', 'BAD_REQUEST'] as const satisfies ApiErrorCode[];
+/** Every POST (a body is parsed whenever one is sent, even where none is expected; BAD_REQUEST: a Content-Length that lies). */
+export const BODY = ['VALIDATION_ERROR', 'INVALID_JSON', 'BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const satisfies ApiErrorCode[];
 
 type ErrorResponses = Record<number, MediaResponse<z.ZodType>>;
 

@@ -12,8 +12,16 @@ import fp from 'fastify-plugin';
  * - `text/plain` is refused (415 UNSUPPORTED_MEDIA_TYPE) like every other non-JSON type, rather
  *   than handed to the schema as a string.
  *
+ * - A body over the limit gets its 413 on a connection that stays open while the rest of the
+ *   body is read and discarded, up to LINGER_MAX_BYTES declared in Content-Length. Fastify closes
+ *   the connection on any body error; a client still writing a large body then meets a reset
+ *   (EPIPE) before it can read the answer. Beyond that size, or without a declared length, the
+ *   connection is still closed: discarding is not worth unbounded reading.
+ *
  * Everything else is Fastify's own parser, with its prototype-poisoning protection.
  */
+const LINGER_MAX_BYTES = 16 * 1024 * 1024;
+
 export const jsonBody = fp(async (app: FastifyInstance) => {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser(['application/json', 'text/plain']);
@@ -23,5 +31,10 @@ export const jsonBody = fp(async (app: FastifyInstance) => {
       return;
     }
     void parseJson(request, body, done); // synchronous: it calls `done` before returning
+  });
+
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (reply.statusCode === 413 && Number(request.headers['content-length']) <= LINGER_MAX_BYTES) reply.removeHeader('connection');
+    done(null, payload);
   });
 });
