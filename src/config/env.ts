@@ -72,6 +72,7 @@ const baseSchema = z.object({
     AMQP_PUBLISH_TIMEOUT_MS: positiveInt.default(1_500),
     SWEEPER_INTERVAL_MS: positiveInt.default(30_000),
     TIMER_PUMP_INTERVAL_MS: positiveInt.max(60_000).default(100),
+    SOLD_OUT_RECHECK_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
     PERSISTER_BATCH_SIZE: positiveInt.max(5_000).default(500),
     PERSISTER_LINGER_MS: positiveInt.max(60_000).default(20),
     CLOSE_MAX_ATTEMPTS: positiveInt.max(100).default(8),
@@ -169,6 +170,11 @@ export interface Config {
   readonly sweeperIntervalMs: number;
   /** how often workers turn queued timer requests into delayed jobs */
   readonly timerPumpIntervalMs: number;
+  /**
+   * How often an API process re-reads the stock of goods it remembers as sold out (the bound on
+   * a missed restock notification); 0: no memory, every grab asks Redis.
+   */
+  readonly soldOutRecheckMs: number;
   /** the outbox persister: orders per MySQL transaction, and how long it lets entries gather */
   readonly persister: { readonly batchSize: number; readonly lingerMs: number };
   readonly close: { readonly maxAttempts: number; readonly backoffMs: number };
@@ -253,6 +259,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     logLevel: env.LOG_LEVEL,
     sweeperIntervalMs: env.SWEEPER_INTERVAL_MS,
     timerPumpIntervalMs: env.TIMER_PUMP_INTERVAL_MS,
+    soldOutRecheckMs: env.SOLD_OUT_RECHECK_MS,
     persister: { batchSize: env.PERSISTER_BATCH_SIZE, lingerMs: env.PERSISTER_LINGER_MS },
     close: { maxAttempts: env.CLOSE_MAX_ATTEMPTS, backoffMs: env.CLOSE_BACKOFF_MS },
     wechat: {

@@ -6,6 +6,7 @@ import type { Metrics } from '../infra/metrics.js';
 import type { Queues } from '../infra/queues/queues.js';
 import type { KeySpace } from '../infra/redis/keys.js';
 import type { WeChatPayClient } from '../infra/wechat/client.js';
+import type { SoldOutMemory } from './goods/sold-out.js';
 
 /** What domain functions need, passed explicitly (no globals, no Fastify). */
 export interface CoreDeps {
@@ -17,4 +18,6 @@ export interface CoreDeps {
   queues: Queues;
   metrics: Metrics;
   wechat: WeChatPayClient;
+  /** API processes: goods known to be sold out (absent where grabs are not served, or turned off) */
+  soldOut?: SoldOutMemory;
 }

@@ -12,6 +12,8 @@ import { Queues } from './queues/queues.js';
 import { type RedisRole, closeRedis, createRedis } from './redis/client.js';
 import { redisDurabilityProblems } from './redis/durability.js';
 import { keySpace } from './redis/keys.js';
+import { RestockListener } from './redis/restock-listener.js';
+import { SoldOutMemory } from '../domain/goods/sold-out.js';
 import { runByLauncher } from './launched.js';
 import { WeChatPayClient } from './wechat/client.js';
 
@@ -45,7 +47,14 @@ export function createInfra(config: Config, logger: Logger, role: RedisRole): In
     logger,
     ...(cert ? { certificate: { pfx: readFileSync(cert.path), passphrase: cert.passphrase } } : {}),
   });
-  const core: CoreDeps = { config, logger, redis, keys: keySpace(config.keyPrefix), prisma, queues, metrics: createMetrics(role), wechat };
+  const keys = keySpace(config.keyPrefix);
+  const core: CoreDeps = { config, logger, redis, keys, prisma, queues, metrics: createMetrics(role), wechat };
+  // grabs are served by the API: there the crowd after the last unit is answered from memory
+  let restockListener: RestockListener | undefined;
+  if (role === 'api' && config.soldOutRecheckMs > 0) {
+    core.soldOut = new SoldOutMemory();
+    restockListener = new RestockListener(core.soldOut, redis, keys, config.soldOutRecheckMs, logger);
+  }
 
   const readinessChecks = [
     { name: 'redis', check: async () => void (await Promise.all([redis.ping(), queueRedis.ping()])) },
@@ -65,6 +74,7 @@ export function createInfra(config: Config, logger: Logger, role: RedisRole): In
       await closeAmqp(amqp);
       await queues.close().catch(() => undefined);
       await wechat.close().catch(() => undefined);
+      await restockListener?.close();
       await closeRedis(redis);
       await closeRedis(queueRedis);
       await closePrisma(prisma);

@@ -227,7 +227,7 @@ describe('review resolutions through the outbox', () => {
     const userId = (await deps.redis.hget(k.order(id!), 'userId'))!;
     const codes = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        deps.redis.resolveReview(k.order(id!), k.stock, k.held, k.buyer(userId), k.outbox, k.paidPending, i % 2 ? 'RESTOCK' : 'SOLD'),
+        deps.redis.resolveReview(k.order(id!), k.stock, k.held, k.buyer(userId), k.outbox, k.paidPending, i % 2 ? 'RESTOCK' : 'SOLD', deps.keys.restockChannel),
       ),
     );
     expect(codes.filter((c) => c === Transition.Done)).toHaveLength(1);

@@ -118,7 +118,7 @@ function payment(transactionId = newTxId(), totalFee = PRICE, payTimeMs = Date.n
 /** The raw scripts on one connection of the pool, so parallel callers use different sockets. */
 function closeOn(r: Redis, goodsId: string, orderId: string, buyer: string) {
   const k = keys.forGoods(goodsId);
-  return r.closeWithRestock(k.order(orderId), k.stock, k.held, k.buyer(buyer), k.outbox);
+  return r.closeWithRestock(k.order(orderId), k.stock, k.held, k.buyer(buyer), k.outbox, keys.restockChannel);
 }
 
 function payOn(r: Redis, goodsId: string, orderId: string, buyer: string, p: RecordedPayment, lateReason = LATE) {

@@ -5,10 +5,11 @@ import { MAX_GOODS_ID_DIGITS, type OrderIdGenerator } from './order-id.js';
 import type { OrderView } from './order-view.js';
 import { Transition } from './transition-codes.js';
 
+const SOLD_OUT: [DomainErrorCode, string] = ['SOLD_OUT', 'sold out'];
 const REFUSALS: Partial<Record<Transition, [DomainErrorCode, string]>> = {
   [Transition.NotOnSale]: ['NOT_ON_SALE', 'the goods is not on sale now'],
   [Transition.RepeatOrder]: ['REPEAT_ORDER', 'you already have an active order for this goods'],
-  [Transition.SoldOut]: ['SOLD_OUT', 'sold out'],
+  [Transition.SoldOut]: SOLD_OUT,
 };
 
 /**
@@ -40,6 +41,11 @@ export async function reserveOrder(
   goodsId: string,
 ): Promise<OrderView> {
   if (parseGoodsId(goodsId) === undefined || goodsId.length > MAX_GOODS_ID_DIGITS) throw goodsNotFound(goodsId);
+  // the crowd behind the last unit: answered from memory (see sold-out.ts for how it stays true)
+  if (deps.soldOut?.has(goodsId)) {
+    deps.metrics.grabRejected.inc({ reason: 'SOLD_OUT' });
+    throw refusalError(SOLD_OUT);
+  }
   const k = deps.keys.forGoods(goodsId);
   const windowMs = deps.config.orderTimeoutMs;
 
@@ -60,6 +66,7 @@ export async function reserveOrder(
   }
   const [code, createTime, deadline, money] = reply;
   if (code !== Transition.Done) {
+    if (code === Transition.SoldOut) deps.soldOut?.remember(goodsId, deadline); // (the sale's end, for SoldOut)
     const refusal = REFUSALS[code];
     deps.metrics.grabRejected.inc({ reason: refusal ? refusal[0] : `code_${code}` });
     if (refusal) throw refusalError(refusal);

@@ -40,7 +40,7 @@ export function orderTransitions(deps: Pick<CoreDeps, 'redis' | 'keys'>, orderId
     },
     beginClose: (reason: CloseReason, reopenReview = false) => deps.redis.beginClose(orderKey, k.held, reason, reopenReview ? '1' : '0'),
     async closeWithRestock(): Promise<Transition> {
-      return deps.redis.closeWithRestock(orderKey, k.stock, k.held, await this.buyerKey(), k.outbox);
+      return deps.redis.closeWithRestock(orderKey, k.stock, k.held, await this.buyerKey(), k.outbox, deps.keys.restockChannel);
     },
     /**
      * `userId` when the caller has already read the order (saves a round trip on the payment

@@ -32,9 +32,11 @@ export async function resolveReview(deps: CoreDeps, orderId: string, outcome: Re
   const now = new Date();
   if (live) {
     const k = deps.keys.forGoods(live.goodsId);
-    const code = await deps.redis.resolveReview(k.order(orderId), k.stock, k.held, k.buyer(live.userId), k.outbox, k.paidPending, outcome);
+    const code = await deps.redis.resolveReview(k.order(orderId), k.stock, k.held, k.buyer(live.userId), k.outbox, k.paidPending, outcome, deps.keys.restockChannel);
     switch (code) {
       case Transition.Done:
+        // this process hears its own restock at once; the others through the restock channel
+        if (outcome !== 'SOLD') deps.soldOut?.forget(live.goodsId);
         break;
       case Transition.ReviewAlreadyResolved:
         throw alreadyResolved(orderId);

@@ -37,6 +37,11 @@ export interface KeySpace {
   liveGoods: string;
   /** counter that hands out order-id node numbers */
   nodeSequence: string;
+  /**
+   * pub/sub channel: a goods id is published when its stock rises from 0 (a unit back on sale
+   * after it sold out), so API processes stop answering SOLD_OUT from memory
+   */
+  restockChannel: string;
 }
 
 export function keySpace(prefix: string): KeySpace {
@@ -61,5 +66,6 @@ export function keySpace(prefix: string): KeySpace {
     },
     liveGoods: `${prefix}:live-goods`,
     nodeSequence: `${prefix}:order-id-node`,
+    restockChannel: `${prefix}:restock`,
   };
 }

@@ -19,7 +19,7 @@ declare module 'ioredis' {
       orderId: string, userId: string, goodsId: string, windowMs: number,
     ): Result<ReserveReply, Context>;
     beginClose(order: string, held: string, reason: string, reopenReview: '0' | '1'): Result<Transition, Context>;
-    closeWithRestock(order: string, stock: string, held: string, buyer: string, outbox: string): Result<Transition, Context>;
+    closeWithRestock(order: string, stock: string, held: string, buyer: string, outbox: string, restockChannel: string): Result<Transition, Context>;
     markPaid(
       order: string, held: string, buyer: string, outbox: string, paidPending: string,
       transactionId: string, totalFee: number, payTimeMs: number, paymentJson: string, lateReason: string,
@@ -38,7 +38,7 @@ declare module 'ioredis' {
     claimLease(lease: string, holder: string, leaseMs: number): Result<number, Context>;
     beginPay(order: string, leaseMs: number): Result<Transition, Context>;
     resolveReview(
-      order: string, stock: string, held: string, buyer: string, outbox: string, paidPending: string, outcome: string,
+      order: string, stock: string, held: string, buyer: string, outbox: string, paidPending: string, outcome: string, restockChannel: string,
     ): Result<Transition, Context>;
     endPay(order: string, reachedWeChat: '0' | '1'): Result<Transition, Context>;
     getCloseDelay(order: string, minAgeMs: number): Result<[waitMs: number, reason: 0 | 1 | 2], Context>;

@@ -4,6 +4,7 @@
   outbox; the persister writes it to MySQL and only then sets the hash's expiry.
 
   KEYS[1] order hash   KEYS[2] stock   KEYS[3] held zset   KEYS[4] buyer   KEYS[5] outbox zset
+  ARGV[1] restock channel (published to when the goods was sold out)
 
   Returns
    1 closed, unit restocked
@@ -12,7 +13,8 @@
 ]]
 --- @include "serverTime"
 --- @include "appendOutbox"
-local order = redis.call('HMGET', KEYS[1], 'status', 'orderId')
+--- @include "restockOne"
+local order = redis.call('HMGET', KEYS[1], 'status', 'orderId', 'goodsId')
 local status = order[1]
 if not status then return -10 end
 if status == 'CLOSED' then return 0 end
@@ -21,7 +23,7 @@ if status == 'NEEDS_REVIEW' then return -13 end
 if status ~= 'CLOSING' then return -14 end
 
 local now = serverTimeMs()
-redis.call('INCR', KEYS[2])
+restockOne(KEYS[2], ARGV[1], order[3])
 redis.call('ZREM', KEYS[3], order[2])
 if redis.call('GET', KEYS[4]) == order[2] then redis.call('DEL', KEYS[4]) end
 redis.call('HSET', KEYS[1], 'status', 'CLOSED', 'closedAt', now)

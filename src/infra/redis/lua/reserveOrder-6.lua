@@ -17,7 +17,8 @@
   -1 goods (or its stock counter) not in Redis: the caller loads it from MySQL and retries
   -2 not on sale (outside its window)
   -3 buyer already has an active order for this goods
-  -4 sold out
+  -4 sold out (the third value is then the sale's end, ms: until then only a restock, which
+     reserveOrder's callers hear of on KEYS-free pub/sub, can make it grabbable again)
   -5 order id already used
   Time comes from the Redis server so every API instance judges the window by one clock.
 ]]
@@ -29,7 +30,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now < tonumber(goods[2]) or now >= tonumber(goods[3]) then return {-2, now, 0, 0} end
 if redis.call('EXISTS', KEYS[5]) == 1 then return {-3, now, 0, 0} end
-if tonumber(stock) <= 0 then return {-4, now, 0, 0} end
+if tonumber(stock) <= 0 then return {-4, now, tonumber(goods[3]), 0} end
 if redis.call('EXISTS', KEYS[4]) == 1 then return {-5, now, 0, 0} end
 
 local deadline = now + tonumber(ARGV[4])

@@ -13,7 +13,7 @@
 
   KEYS[1] order hash   KEYS[2] stock   KEYS[3] held zset   KEYS[4] buyer   KEYS[5] outbox zset
   KEYS[6] paid-pending set
-  ARGV[1] outcome (RESTOCK | SOLD | REFUNDED)
+  ARGV[1] outcome (RESTOCK | SOLD | REFUNDED)   ARGV[2] restock channel
 
   Returns
    1 resolved
@@ -24,6 +24,7 @@
 ]]
 --- @include "serverTime"
 --- @include "appendOutbox"
+--- @include "restockOne"
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return -10 end
 if status == 'UNPAID' or status == 'CLOSING' then return -19 end
@@ -50,7 +51,7 @@ if status == 'NEEDS_REVIEW' then
     redis.call('HSET', KEYS[1], 'status', 'PAID', 'payTime', now)
     redis.call('SADD', KEYS[6], orderId)
   else
-    redis.call('INCR', KEYS[2])
+    restockOne(KEYS[2], ARGV[2], redis.call('HGET', KEYS[1], 'goodsId'))
     redis.call('HSET', KEYS[1], 'status', 'CLOSED', 'closedAt', now)
   end
   redis.call('HDEL', KEYS[1], 'reviewReason')
