@@ -52,7 +52,10 @@ export const auth = fp<AuthOptions>(async (app: FastifyInstance, opts) => {
   // One verifier built once (fast-jwt, the library @fastify/jwt wraps): `request.jwtVerify()`
   // decodes each token twice and merges options per call, 13–20 % of a grab's CPU (BENCHMARKS.md).
   // HS256 only: `alg: none` and other algorithms are refused; exp/nbf are checked.
-  const verify = createVerifier({ key: opts.jwtSecret, algorithms: ['HS256'], cache: 10_000 });
+  // The cache holds the crowd: in a flash sale the same buyers send grab after grab (the sold-out
+  // crowd retries), and a cached token skips the HMAC and both JSON parses (exp is still checked
+  // on every hit). 50,000 recent tokens ≈ 15–20 MB.
+  const verify = createVerifier({ key: opts.jwtSecret, algorithms: ['HS256'], cache: 50_000 });
   app.decorate('requireBuyer', async (request: FastifyRequest) => {
     const header = request.headers.authorization;
     if (!header?.startsWith('Bearer ')) throw buyerTokenRequired();

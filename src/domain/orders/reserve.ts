@@ -29,6 +29,12 @@ function refusalError([code, message]: [DomainErrorCode, string]): DomainError {
 }
 
 /**
+ * The sold-out crowd's answer from memory, built once: it carries nothing of the request (no
+ * stack, no order), so one instance serves every refusal and a 409 allocates no error at all.
+ */
+const SOLD_OUT_FROM_MEMORY = refusalError(SOLD_OUT);
+
+/**
  * Grab one unit: the reserveOrder script does every check and the stock change atomically, and
  * in the same step queues the order's timer request, which the workers' timer pump turns into
  * the delayed job `timeout-<orderId>` (src/workers/timer-pump.ts). One Redis round trip; nothing
@@ -44,7 +50,7 @@ export async function reserveOrder(
   // the crowd behind the last unit: answered from memory (see sold-out.ts for how it stays true)
   if (deps.soldOut?.has(goodsId)) {
     deps.metrics.grabRejected.inc({ reason: 'SOLD_OUT' });
-    throw refusalError(SOLD_OUT);
+    throw SOLD_OUT_FROM_MEMORY;
   }
   const k = deps.keys.forGoods(goodsId);
   const windowMs = deps.config.orderTimeoutMs;
