@@ -129,3 +129,33 @@ describe('entry points with a bad configuration', () => {
     for (const name of ['PORT', 'WECHAT_SIGN_TYPE', 'AMQP_URL']) expect(result.stderr).toContain(`${name}:`);
   });
 });
+
+describe('Redis Cluster and queue shards (design §9)', () => {
+  it('reads redis+cluster://[user:password@]host:port,… as the seed nodes; one shard by default', () => {
+    const plain = loadConfig({});
+    expect(plain.redisCluster).toBeUndefined();
+    expect(plain.queueShards).toBe(1);
+    const config = loadConfig({ REDIS_URL: 'redis+cluster://app:s%3Acret@10.0.0.1:7000,10.0.0.2:7001,[::1]:7002', QUEUE_SHARDS: '6' });
+    expect(config.redisCluster).toEqual({
+      nodes: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7001 }, { host: '::1', port: 7002 }],
+      username: 'app',
+      password: 's:cret',
+    });
+    expect(config.queueShards).toBe(6);
+  });
+
+  it('refuses a node that is not host:port, and any other scheme', () => {
+    expect(problems({ REDIS_URL: 'redis+cluster://10.0.0.1:7000,10.0.0.2' }).join()).toMatch(/REDIS_URL: cluster node "10.0.0.2" is not host:port/);
+    expect(problems({ REDIS_URL: 'redis+cluster://10.0.0.1:7000/2' }).join()).toMatch(/REDIS_URL: a cluster URL takes no database number/);
+    expect(problems({ REDIS_URL: 'http://10.0.0.1:7000' }).join()).toMatch(/REDIS_URL: must be a URL with protocol redis: or rediss:, or redis\+cluster:/);
+  });
+
+  it('refuses a QUEUE_PREFIX without a hash tag on a cluster, and with QUEUE_SHARDS > 1', () => {
+    expect(problems({ REDIS_URL: 'redis+cluster://10.0.0.1:7000', QUEUE_PREFIX: 'seckill' }).join()).toMatch(/QUEUE_PREFIX: must contain a hash tag such as \{seckill\} when REDIS_URL names a Redis Cluster/);
+    expect(problems({ REDIS_URL: 'redis+cluster://10.0.0.1:7000', QUEUE_PREFIX: 'a{}b' }).join()).toMatch(/QUEUE_PREFIX/);
+    expect(problems({ QUEUE_SHARDS: '3', QUEUE_PREFIX: 'seckill' }).join()).toMatch(/QUEUE_PREFIX: must contain a hash tag .* when QUEUE_SHARDS > 1/);
+    expect(problems({ QUEUE_SHARDS: '0' }).join()).toMatch(/QUEUE_SHARDS/);
+    // a plain Redis keeps accepting any prefix with one shard (as before)
+    expect(loadConfig({ QUEUE_PREFIX: 'seckill' }).queuePrefix).toBe('seckill');
+  });
+});

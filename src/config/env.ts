@@ -1,5 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { unsafeSettings } from './production-safety.js';
+import { type RedisClusterTarget, hashTagSpan, isClusterUrl, parseClusterUrl } from './redis-target.js';
 import { z } from 'zod';
 
 /**
@@ -33,7 +34,15 @@ const url = (protocols: string[]) =>
 const baseSchema = z.object({
     PORT: port.default(3000),
     HOST: z.string().min(1).default('127.0.0.1'),
-    REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+    // redis:// or rediss:// (one Redis), or redis+cluster://host:port,… (a Redis Cluster)
+    REDIS_URL: z
+      .string()
+      .min(1)
+      .default('redis://127.0.0.1:6379')
+      .superRefine((value, ctx) => {
+        const problem = redisUrlProblem(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
     DATABASE_URL: url(['mysql:', 'mariadb:']).default('mysql://root@127.0.0.1:3306/seckill'),
     AMQP_URL: url(['amqp:', 'amqps:']).default('amqp://guest:guest@127.0.0.1:5672'),
     ORDER_TIMEOUT_MS: positiveInt.default(1_800_000),
@@ -60,6 +69,7 @@ const baseSchema = z.object({
     WORKER_LOCK_MS: positiveInt.min(1_000).default(30_000),
     WORKER_STALLED_INTERVAL_MS: positiveInt.min(500).default(30_000),
     QUEUE_PREFIX: z.string().min(1).default('{seckill}'),
+    QUEUE_SHARDS: positiveInt.max(64).default(1),
     KEY_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only (no braces: hash tags are added per goods)')
@@ -84,6 +94,7 @@ const baseSchema = z.object({
   });
 
 const schema = baseSchema.superRefine((env, ctx) => {
+    for (const issue of redisIssues(env)) ctx.addIssue({ code: 'custom', ...issue });
     // design §8: in production every unsafe default refuses the start
     if (isProductionEnv(env)) {
       const why = env.NODE_ENV === 'production' ? 'NODE_ENV=production' : 'WECHAT_PAY_BASE_URL is WeChat Pay';
@@ -117,6 +128,27 @@ const schema = baseSchema.superRefine((env, ctx) => {
       });
     }
   });
+
+function redisUrlProblem(value: string): string | undefined {
+  if (isClusterUrl(value)) {
+    const parsed = parseClusterUrl(value);
+    return 'problem' in parsed ? parsed.problem : undefined;
+  }
+  if (url(['redis:', 'rediss:']).safeParse(value).success) return undefined;
+  return 'must be a URL with protocol redis: or rediss:, or redis+cluster://host:port,host:port for a Redis Cluster';
+}
+
+/** What a cluster (or sharded queues) asks of QUEUE_PREFIX (design §9). */
+function redisIssues(env: ParsedEnv): { path: string[]; message: string }[] {
+  const issues: { path: string[]; message: string }[] = [];
+  const cluster = isClusterUrl(env.REDIS_URL);
+  if (!hashTagSpan(env.QUEUE_PREFIX)) {
+    // BullMQ's scripts touch many keys of one queue: on a cluster they must share a slot
+    if (cluster) issues.push({ path: ['QUEUE_PREFIX'], message: 'must contain a hash tag such as {seckill} when REDIS_URL names a Redis Cluster (each queue\'s keys must share one slot)' });
+    else if (env.QUEUE_SHARDS > 1) issues.push({ path: ['QUEUE_PREFIX'], message: `must contain a hash tag such as {seckill} when QUEUE_SHARDS > 1 (each shard gets its own: {seckill:0}, {seckill:1}, …)` });
+  }
+  return issues;
+}
 
 function readable(path: string): boolean {
   try {
@@ -155,11 +187,15 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly redisUrl: string;
+  /** REDIS_URL named a Redis Cluster (redis+cluster://…): its seed nodes and credentials */
+  readonly redisCluster?: RedisClusterTarget;
   readonly databaseUrl: string;
   readonly amqpUrl: string;
   readonly orderTimeoutMs: number;
   readonly keyPrefix: string;
   readonly queuePrefix: string;
+  /** queues split into this many shards, each under its own hash tag (src/infra/queues/shards.ts) */
+  readonly queueShards: number;
   readonly workerConcurrency: number;
   /** BullMQ lock of an active job; a crashed worker's job is retried after it lapses */
   readonly workerLockMs: number;
@@ -247,11 +283,13 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     port: env.PORT,
     host: env.HOST,
     redisUrl: env.REDIS_URL,
+    ...(isClusterUrl(env.REDIS_URL) ? { redisCluster: parseClusterUrl(env.REDIS_URL) as RedisClusterTarget } : {}),
     databaseUrl: env.DATABASE_URL,
     amqpUrl: env.AMQP_URL,
     orderTimeoutMs: env.ORDER_TIMEOUT_MS,
     keyPrefix: env.KEY_PREFIX,
     queuePrefix: env.QUEUE_PREFIX,
+    queueShards: env.QUEUE_SHARDS,
     workerConcurrency: env.WORKER_CONCURRENCY,
     workerLockMs: env.WORKER_LOCK_MS,
     workerMetricsPort: env.WORKER_METRICS_PORT,

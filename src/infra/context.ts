@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
 import type { Connection } from 'rabbitmq-client';
 import type { Config } from '../config/env.js';
 import type { CoreDeps } from '../domain/deps.js';
@@ -9,7 +8,9 @@ import { closePrisma, createPrisma } from './db/prisma.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { Queues } from './queues/queues.js';
-import { type RedisRole, closeRedis, createRedis } from './redis/client.js';
+import { type RedisClient, type RedisRole, closeRedis, createRedisClient, mastersOf } from './redis/client.js';
+import { assertCluster } from './redis/cluster-check.js';
+import { nodeName } from '../config/redis-target.js';
 import { redisDurabilityProblems } from './redis/durability.js';
 import { keySpace } from './redis/keys.js';
 import { RestockListener } from './redis/restock-listener.js';
@@ -29,16 +30,16 @@ export interface Infra {
   amqp: Connection;
   publisher: PaymentPublisher;
   /** BullMQ's connection (queues and workers); `core.redis` is our own commands' (auto-pipelined) */
-  queueRedis: Redis;
+  queueRedis: RedisClient;
   readinessChecks: { name: string; check: () => Promise<void> }[];
   close(): Promise<void>;
 }
 
 export function createInfra(config: Config, logger: Logger, role: RedisRole): Infra {
-  const redis: Redis = createRedis(config.redisUrl, role, logger, role, true);
-  const queueRedis: Redis = createRedis(config.redisUrl, role, logger, `${role}-queues`);
+  const redis = createRedisClient(config, role, logger, role, true);
+  const queueRedis = createRedisClient(config, role, logger, `${role}-queues`);
   const prisma = createPrisma(config.databaseUrl, logger);
-  const queues = new Queues(queueRedis, config.queuePrefix, config.close, logger);
+  const queues = new Queues(queueRedis, config.queuePrefix, config.close, logger, config.queueShards);
   const amqp = createAmqp(config.amqpUrl, logger, role);
   const publisher = new PaymentPublisher(amqp, config.amqp);
   const cert = config.wechat.certificateFile;
@@ -85,7 +86,7 @@ export function createInfra(config: Config, logger: Logger, role: RedisRole): In
 }
 
 /** Wait until Redis answers, naming the URL if it does not (start-up only). */
-export async function waitForRedis(redis: Redis, url: string, timeoutMs = 10_000): Promise<void> {
+export async function waitForRedis(redis: RedisClient, url: string, timeoutMs = 10_000): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`Redis at ${url} is not reachable`)), timeoutMs);
@@ -103,14 +104,19 @@ export async function waitForRedis(redis: Redis, url: string, timeoutMs = 10_000
  */
 export async function waitForRedisOrExit(infra: Infra, logger: Logger): Promise<void> {
   try {
+    // a cluster: every listed node answers and they are one cluster, or the start fails naming them
+    if (infra.config.redisCluster) await assertCluster(infra.config.redisCluster);
     await waitForRedis(infra.core.redis, infra.config.redisUrl);
     await waitForRedis(infra.queueRedis, infra.config.redisUrl);
   } catch (err) {
-    logger.fatal(`${(err as Error).message}; start it with: redis-server --daemonize yes --appendonly yes --maxmemory-policy noeviction`);
+    const fix = infra.config.redisCluster
+      ? "check REDIS_URL's node list (docs/production.md, \"Redis Cluster\")"
+      : 'start it with: redis-server --daemonize yes --appendonly yes --maxmemory-policy noeviction';
+    logger.fatal(`${(err as Error).message}; ${fix}`);
     await infra.close();
     process.exit(1);
   }
-  const problems = await redisDurabilityProblems(infra.core.redis).catch((err: Error) => [`could not read Redis's persistence settings: ${err.message}`]);
+  const problems = await durabilityProblems(infra);
   if (problems.length === 0) return;
   if (infra.config.production) {
     for (const problem of problems) logger.fatal(`${problem} (refused in production)`);
@@ -120,4 +126,17 @@ export async function waitForRedisOrExit(infra: Infra, logger: Logger): Promise<
   // `npm start` runs one API and one worker on the same Redis: the API's warning is enough.
   if (runByLauncher() && infra.role !== 'api') return;
   for (const problem of problems) logger.warn(`${problem} (fine for development, refused in production)`);
+}
+
+/** The durability check on the one Redis, or on every master of the cluster (each named). */
+async function durabilityProblems(infra: Infra): Promise<string[]> {
+  const masters = mastersOf(infra.core.redis);
+  const perMaster = await Promise.all(
+    masters.map(async (master) => {
+      const problems = await redisDurabilityProblems(master).catch((err: Error) => [`could not read Redis's persistence settings: ${err.message}`]);
+      const name = infra.config.redisCluster ? `cluster master ${nodeName({ host: master.options.host ?? '?', port: master.options.port ?? 0 })}: ` : '';
+      return problems.map((p) => `${name}${p}`);
+    }),
+  );
+  return perMaster.flat();
 }

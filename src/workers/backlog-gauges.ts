@@ -46,10 +46,15 @@ export function registerBacklogGauges(deps: Deps, registry: Registry): void {
     registers: [registry],
     async collect() {
       await read('queues', async () => {
-        const counts = await Promise.all(QUEUE_NAMES.map((queue) => deps.queues.byName[queue].getJobCounts(...JOB_STATES)));
-        QUEUE_NAMES.forEach((queue, i) => {
-          for (const state of JOB_STATES) this.set({ queue, state }, counts[i]?.[state] ?? 0);
-        });
+        // summed over the queue's shards (QUEUE_SHARDS): one series per queue, however it is split
+        const shards = deps.queues.all();
+        const counts = await Promise.all(shards.map(({ queue }) => queue.getJobCounts(...JOB_STATES)));
+        for (const queue of QUEUE_NAMES) {
+          for (const state of JOB_STATES) {
+            const total = shards.reduce((sum, s, i) => sum + (s.name === queue ? (counts[i]?.[state] ?? 0) : 0), 0);
+            this.set({ queue, state }, total);
+          }
+        }
       });
     },
   });
@@ -61,15 +66,10 @@ export function registerBacklogGauges(deps: Deps, registry: Registry): void {
     async collect() {
       await read('timers', async () => {
         const goodsIds = await deps.redis.smembers(deps.keys.liveGoods);
-        const pipeline = deps.redis.pipeline();
-        for (const goodsId of goodsIds) pipeline.llen(deps.keys.forGoods(goodsId).timers);
-        const replies = goodsIds.length > 0 ? ((await pipeline.exec()) ?? []) : [];
-        let queued = 0;
-        for (const [err, length] of replies) {
-          if (err) throw err;
-          queued += Number(length);
-        }
-        this.set(queued);
+        // one command per goods, sent together by auto-pipelining (an explicit pipeline would
+        // span many slots, which a cluster refuses)
+        const lengths = await Promise.all(goodsIds.map((goodsId) => deps.redis.llen(deps.keys.forGoods(goodsId).timers)));
+        this.set(lengths.reduce((sum, n) => sum + n, 0));
       });
     },
   });

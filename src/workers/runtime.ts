@@ -1,6 +1,6 @@
 import { type Job, Worker } from 'bullmq';
 import type { Infra } from '../infra/context.js';
-import { type JobName, QUEUE_NAMES, QUEUE_OF, SWEEPER_SCHEDULER_ID, defaultJobOptions } from '../infra/queues/catalogue.js';
+import { type JobName, QUEUE_OF, SWEEPER_SCHEDULER_ID, defaultJobOptions } from '../infra/queues/catalogue.js';
 import { assertCatalogueHandled, handlers } from './handlers.js';
 import { startTimerPump } from './timer-pump.js';
 import { type PersisterOptions, startPersister } from '../domain/outbox/persister.js';
@@ -33,25 +33,28 @@ export async function startWorkers(infra: Infra, opts: WorkerOptions = {}): Prom
     return handler(core, job, token);
   };
 
-  const workers = QUEUE_NAMES.map((queueName) => {
+  // one Worker per queue of every shard (QUEUE_SHARDS, design §9): every process serves them all
+  const workers = core.queues.all().map(({ name: queueName, prefix, shard }) => {
     const worker = new Worker(queueName, dispatch, {
       connection: infra.queueRedis,
-      prefix: config.queuePrefix,
-      concurrency: queueName === 'maintenance' ? 1 : config.workerConcurrency,
+      prefix,
+      // WORKER_CONCURRENCY stays the process's bound per queue: split over the shards (an
+      // order's shard is a hash of its id, so they fill evenly)
+      concurrency: queueName === 'maintenance' ? 1 : Math.ceil(config.workerConcurrency / config.queueShards),
       lockDuration: config.workerLockMs,
       stalledInterval: config.workerStalledIntervalMs,
       maxStalledCount: 3,
     });
-    worker.on('error', (err) => core.logger.error({ err: err.message, queue: queueName }, 'worker error'));
+    worker.on('error', (err) => core.logger.error({ err: err.message, queue: queueName, shard }, 'worker error'));
     worker.on('failed', (job, err) => {
       const final = job && job.attemptsMade >= (job.opts.attempts ?? 1);
-      core.logger[final ? 'error' : 'warn']({ queue: queueName, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, final ? 'job failed for good' : 'job failed, will retry');
+      core.logger[final ? 'error' : 'warn']({ queue: queueName, shard, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, final ? 'job failed for good' : 'job failed, will retry');
     });
     return worker;
   });
 
   if (opts.sweeper !== false) {
-    // One scheduler for all processes (same id): BullMQ runs each tick once.
+    // One scheduler for all processes (same id, shard 0's queue): BullMQ runs each tick once.
     await infra.core.queues.byName[QUEUE_OF.sweep].upsertJobScheduler(
       SWEEPER_SCHEDULER_ID,
       { every: config.sweeperIntervalMs },

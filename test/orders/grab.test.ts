@@ -1,5 +1,6 @@
 import { createSigner } from 'fast-jwt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
 import { type TestContext, createTestContext, deleteTestKeys } from '../helpers/app.js';
 import { countKeys, snapshotGoods } from '../redis/redis-state.js';
 import { pumpTimers } from '../../src/workers/timer-pump.js';
@@ -20,7 +21,8 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-const redis = () => t.infra.core.redis;
+// this file runs on one Redis (the cluster's own test: test/cluster/flows.test.ts)
+const redis = () => t.infra.core.redis as Redis;
 const keys = () => t.infra.core.keys;
 const timeoutQueue = () => t.infra.core.queues.byName['order-timeout'];
 

@@ -7,12 +7,17 @@ import { HttpError } from '../http-errors.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 
-/** Bull Board for every queue of the catalogue, behind the admin credentials. */
+/**
+ * Bull Board for every queue of the catalogue — of every shard (QUEUE_SHARDS), each listed as
+ * `shard-<n>.<queue>` (Bull Board keys its routes by name) — behind the admin credentials.
+ */
 export async function registerBullBoard(app: FastifyInstance, queues: Queues): Promise<void> {
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BULL_BOARD_PATH);
   createBullBoard({
-    queues: Object.values(queues.byName).map((queue) => new BullMQAdapter(queue)),
+    queues: queues.all().map(({ queue, shard }) =>
+      queues.shardCount === 1 ? new BullMQAdapter(queue) : new BullMQAdapter(queue, { prefix: `shard-${shard}.`, displayName: `${queue.name} (shard ${shard})` }),
+    ),
     serverAdapter,
   });
   await app.register(async (scope) => {

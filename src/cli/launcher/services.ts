@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import type { Config } from '../../config/env.js';
+import { nodeName } from '../../config/redis-target.js';
 
 /** The three services `npm start` needs, and how to start each one on a development machine. */
 export interface Service {
@@ -8,8 +9,14 @@ export interface Service {
   start: string;
 }
 
+/** The one Redis, or each node REDIS_URL lists for a cluster (redis+cluster://…). */
+const redisServices = (c: Config): Service[] =>
+  c.redisCluster
+    ? c.redisCluster.nodes.map((node) => ({ name: `Redis Cluster node ${nodeName(node)}`, url: `redis://${nodeName(node)}`, start: 'a node of the cluster REDIS_URL lists (docs/production.md, "Redis Cluster")' }))
+    : [{ name: 'Redis', url: c.redisUrl, start: 'redis-server --daemonize yes --appendonly yes --maxmemory-policy noeviction' }];
+
 export const SERVICES = (c: Config): Service[] => [
-  { name: 'Redis', url: c.redisUrl, start: 'redis-server --daemonize yes --appendonly yes --maxmemory-policy noeviction' },
+  ...redisServices(c),
   { name: 'MySQL/MariaDB', url: c.databaseUrl, start: 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd   (or: docker compose up -d mariadb)' },
   { name: 'RabbitMQ', url: c.amqpUrl, start: 'rabbitmq-server -detached   (or: docker compose up -d rabbitmq)' },
 ];

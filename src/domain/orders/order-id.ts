@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../infra/redis/client.js';
 
 /**
  * Order ids: the goods id followed by a 63-bit snowflake zero-padded to 19 digits, one decimal
@@ -40,7 +40,7 @@ export class OrderIdGenerator {
   }
 }
 
-export async function createOrderIdGenerator(redis: Redis, counterKey: string): Promise<OrderIdGenerator> {
+export async function createOrderIdGenerator(redis: RedisClient, counterKey: string): Promise<OrderIdGenerator> {
   const n = await redis.incr(counterKey);
   return new OrderIdGenerator(n % 1024);
 }

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from '../logger.js';
 import {
   type CloseOrderJob,
@@ -12,32 +12,64 @@ import {
   defaultJobOptions,
   jobId,
 } from './catalogue.js';
+import { queuesOfShard, shardOf, shardPrefix } from './shards.js';
+
+/** One shard's queues (shard 0 holds every queue; the others every order-keyed one, shards.ts). */
+export interface QueueShard {
+  shard: number;
+  prefix: string;
+  byName: Partial<Record<QueueName, Queue>>;
+}
 
 /**
  * Producer side of the job catalogue (used by the API and by worker handlers that enqueue).
  * The prefix is configurable; wrap it in braces (`{seckill}`, the default) so all of a queue's
- * keys share a hash slot on Redis Cluster, as BullMQ requires.
+ * keys share a hash slot on Redis Cluster, as BullMQ requires. With `shardCount` > 1 every
+ * order-keyed queue exists once per shard and an order's jobs go to the shard of its id
+ * (shards.ts, design §9).
  */
 export class Queues {
+  /** shard 0's queues — with one shard (the default), simply the queues; the sweeper's lives here */
   readonly byName: Record<QueueName, Queue>;
+  readonly shards: readonly QueueShard[];
 
   constructor(
-    connection: Redis,
+    connection: RedisClient,
     readonly prefix: string,
     private readonly retry: RetryPolicy,
     logger: Logger,
+    readonly shardCount = 1,
   ) {
-    const entries = QUEUE_NAMES.map((name) => {
-      const queue = new Queue(name, { connection, prefix });
-      queue.on('error', (err) => logger.error({ err: err.message, queue: name }, 'queue error'));
-      return [name, queue] as const;
+    this.shards = Array.from({ length: shardCount }, (_, shard) => {
+      const shardPrefixed = shardPrefix(prefix, shard, shardCount);
+      const entries = queuesOfShard(shard).map((name) => {
+        const queue = new Queue(name, { connection, prefix: shardPrefixed });
+        queue.on('error', (err) => logger.error({ err: err.message, queue: name, shard }, 'queue error'));
+        return [name, queue] as const;
+      });
+      return { shard, prefix: shardPrefixed, byName: Object.fromEntries(entries) };
     });
-    this.byName = Object.fromEntries(entries) as Record<QueueName, Queue>;
+    this.byName = this.shards[0]!.byName as Record<QueueName, Queue>;
+  }
+
+  /** The queue `name` of the shard that holds `orderId`'s jobs. */
+  of(name: Exclude<QueueName, 'maintenance'>, orderId: string): Queue {
+    return this.shards[shardOf(orderId, this.shardCount)]!.byName[name]!;
+  }
+
+  /** Every queue of every shard (Bull Board, the backlog gauges, the workers). */
+  all(): { name: QueueName; shard: number; prefix: string; queue: Queue }[] {
+    return this.shards.flatMap(({ shard, prefix, byName }) =>
+      QUEUE_NAMES.flatMap((name) => {
+        const queue = byName[name];
+        return queue ? [{ name, shard, prefix, queue }] : [];
+      }),
+    );
   }
 
   /** Add (or keep) the close job of an order, due after `delayMs`. Same id: adding twice is a no-op. */
   async scheduleClose(job: CloseOrderJob, delayMs: number): Promise<void> {
-    await this.byName['order-timeout'].add('close-order', job, {
+    await this.of('order-timeout', job.orderId).add('close-order', job, {
       ...defaultJobOptions('close-order', this.retry),
       jobId: jobId.closeOrder(job.orderId),
       delay: Math.max(0, delayMs),
@@ -49,12 +81,24 @@ export class Queues {
     if (timers.length === 0) return;
     const now = Date.now();
     const options = defaultJobOptions('close-order', this.retry);
-    await this.byName['order-timeout'].addBulk(
-      timers.map(({ job, deadline }) => ({
-        name: 'close-order',
-        data: job,
-        opts: { ...options, jobId: jobId.closeOrder(job.orderId), delay: Math.max(0, deadline - now) },
-      })),
+    // one addBulk per shard (a shard's queue is one slot: one MULTI each)
+    const byShard = new Map<Queue, typeof timers>();
+    for (const timer of timers) {
+      const queue = this.of('order-timeout', timer.job.orderId);
+      const list = byShard.get(queue);
+      if (list) list.push(timer);
+      else byShard.set(queue, [timer]);
+    }
+    await Promise.all(
+      [...byShard].map(([queue, shardTimers]) =>
+        queue.addBulk(
+          shardTimers.map(({ job, deadline }) => ({
+            name: 'close-order',
+            data: job,
+            opts: { ...options, jobId: jobId.closeOrder(job.orderId), delay: Math.max(0, deadline - now) },
+          })),
+        ),
+      ),
     );
   }
 
@@ -63,7 +107,7 @@ export class Queues {
    * a job that already finished or failed is replaced by a fresh one.
    */
   async closeNow(job: CloseOrderJob): Promise<void> {
-    const queue = this.byName['order-timeout'];
+    const queue = this.of('order-timeout', job.orderId);
     const id = jobId.closeOrder(job.orderId);
     const existing = await queue.getJob(id);
     if (existing) {
@@ -84,7 +128,7 @@ export class Queues {
 
   /** Is a close job present (in any state) for this order? Used by the sweeper. */
   async hasCloseJob(orderId: string): Promise<boolean> {
-    const job = await this.byName['order-timeout'].getJob(jobId.closeOrder(orderId));
+    const job = await this.of('order-timeout', orderId).getJob(jobId.closeOrder(orderId));
     if (!job) return false;
     const state = await job.getState();
     return state !== 'completed' && state !== 'failed' && state !== 'unknown';
@@ -96,7 +140,7 @@ export class Queues {
    */
   async removeCloseJob(orderId: string): Promise<boolean> {
     try {
-      return (await this.byName['order-timeout'].remove(jobId.closeOrder(orderId))) === 1;
+      return (await this.of('order-timeout', orderId).remove(jobId.closeOrder(orderId))) === 1;
     } catch {
       return false;
     }
@@ -104,7 +148,7 @@ export class Queues {
 
   /** Look an UNPAID order up at WeChat after `job.delayMs` (lost notifications, design §7). */
   async scheduleLookup(job: LookupPaymentJob): Promise<void> {
-    await this.byName['payment-lookup'].add('lookup-payment', job, {
+    await this.of('payment-lookup', job.orderId).add('lookup-payment', job, {
       ...defaultJobOptions('lookup-payment', this.retry),
       jobId: jobId.lookupPayment(job.orderId, job.delayMs),
       delay: job.delayMs,
@@ -113,7 +157,7 @@ export class Queues {
 
   /** Refund a late payment (same id for the same payment: asked twice, refunded once). */
   async scheduleRefund(job: RefundPaymentJob): Promise<void> {
-    await this.byName['payment-refund'].add('refund-payment', job, {
+    await this.of('payment-refund', job.orderId).add('refund-payment', job, {
       ...defaultJobOptions('refund-payment', this.retry),
       jobId: jobId.refundPayment(job.orderId, job.transactionId),
     });
@@ -121,13 +165,14 @@ export class Queues {
 
   /** Store a payment event as its job (id per event: duplicates of one event collapse). */
   async addPaymentEvent(event: PaymentEventJob): Promise<void> {
-    await this.byName['payment-result'].add('apply-payment', event, {
+    // an event without out_trade_no still gets one shard (shard of '')
+    await this.of('payment-result', event.out_trade_no ?? '').add('apply-payment', event, {
       ...defaultJobOptions('apply-payment', this.retry),
       jobId: jobId.payment(event),
     });
   }
 
   async close(): Promise<void> {
-    await Promise.all(Object.values(this.byName).map((queue) => queue.close()));
+    await Promise.all(this.all().map(({ queue }) => queue.close()));
   }
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { type RedisClient, duplicateClient } from './client.js';
 import type { SoldOutMemory } from '../../domain/goods/sold-out.js';
 import type { KeySpace } from './keys.js';
 import type { Logger } from '../logger.js';
@@ -13,19 +13,20 @@ import type { Logger } from '../logger.js';
  *   some other way keeps a unit off sale for at most that long.
  */
 export class RestockListener {
-  readonly #subscriber: Redis;
+  readonly #subscriber: RedisClient;
   readonly #timer: NodeJS.Timeout;
   #closed = false;
 
   constructor(
     private readonly memory: SoldOutMemory,
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: KeySpace,
     recheckMs: number,
     private readonly logger: Logger,
   ) {
     // named after the channel, so an operator (or a test) can tell whose subscriber it is
-    this.#subscriber = redis.duplicate({ connectionName: `restock-sub:${keys.restockChannel}`, enableAutoPipelining: false, enableOfflineQueue: true, maxRetriesPerRequest: null });
+    // On a cluster the subscriber listens on one node: a PUBLISH on any node reaches every node.
+    this.#subscriber = duplicateClient(redis, { connectionName: `restock-sub:${keys.restockChannel}`, enableAutoPipelining: false, enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.#subscriber.on('error', () => undefined); // the main connection reports Redis trouble
     this.#subscriber.on('ready', () => memory.forgetAll());
     this.#subscriber.on('message', (_channel: string, goodsId: string) => memory.forget(goodsId));
@@ -36,7 +37,7 @@ export class RestockListener {
   }
 
   /** Read the stock of every remembered goods; forget those with a unit (or no counter) again. */
-  async recheck(redis: Redis): Promise<void> {
+  async recheck(redis: RedisClient): Promise<void> {
     const ids = this.memory.goodsIds();
     if (ids.length === 0 || this.#closed) return;
     try {

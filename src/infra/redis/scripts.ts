@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Redis, Result } from 'ioredis';
+import type { Cluster, Redis, Result } from 'ioredis';
 import type { Transition } from '../../domain/orders/transition-codes.js';
 
 /**
@@ -82,8 +82,12 @@ function scriptFiles(): ScriptFile[] {
   return cache;
 }
 
-/** Register every transition script on a connection (ioredis uses EVALSHA, falling back to EVAL). */
-export function defineScripts(redis: Redis): Redis {
+/**
+ * Register every transition script on a connection (ioredis uses EVALSHA, falling back to EVAL).
+ * A Cluster client sends each call to the master of its first key's slot; all keys of a
+ * transition share the goods' hash tag, so one node runs it whole.
+ */
+export function defineScripts<T extends Redis | Cluster>(redis: T): T {
   for (const script of scriptFiles()) {
     redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
   }

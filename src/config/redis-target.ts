@@ -1,0 +1,57 @@
+/**
+ * What REDIS_URL names: one Redis (`redis://…`, `rediss://…`, as ioredis reads them) or a Redis
+ * Cluster, written `redis+cluster://[user:password@]host:port[,host:port…]` — the seed nodes
+ * (any masters or replicas of the one cluster; the client learns the rest from them). One
+ * variable rather than a second list beside it, so a process cannot be half-configured for both.
+ * TLS to a cluster is not supported (yet): plain TCP only.
+ */
+export interface ClusterNodeAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RedisClusterTarget {
+  readonly nodes: readonly ClusterNodeAddress[];
+  readonly username?: string;
+  readonly password?: string;
+}
+
+export const CLUSTER_SCHEME = 'redis+cluster:';
+
+export const isClusterUrl = (url: string): boolean => url.toLowerCase().startsWith(`${CLUSTER_SCHEME}//`);
+
+/** Parse a `redis+cluster://` URL; returns a problem (for the configuration's message) or the target. */
+export function parseClusterUrl(url: string): RedisClusterTarget | { problem: string } {
+  const rest = url.slice(CLUSTER_SCHEME.length + 2).replace(/\/+$/, '');
+  const at = rest.lastIndexOf('@');
+  const auth = at >= 0 ? rest.slice(0, at) : '';
+  const hosts = at >= 0 ? rest.slice(at + 1) : rest;
+  if (hosts.includes('/') || hosts.includes('?')) return { problem: 'a cluster URL takes no database number, path or options: redis+cluster://host:port,host:port' };
+  const nodes: ClusterNodeAddress[] = [];
+  for (const part of hosts.split(',')) {
+    // host:port, or [v6-address]:port
+    const match = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]\s]+):(\d{1,5})$/.exec(part.trim());
+    const port = Number(match?.[2]);
+    if (!match || port < 1 || port > 65535) return { problem: `cluster node "${part}" is not host:port (redis+cluster://host:port,host:port)` };
+    nodes.push({ host: match[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  const colon = auth.indexOf(':');
+  const username = decodeURIComponent(colon >= 0 ? auth.slice(0, colon) : auth);
+  const password = colon >= 0 ? decodeURIComponent(auth.slice(colon + 1)) : '';
+  return { nodes, ...(username ? { username } : {}), ...(password ? { password } : {}) };
+}
+
+/** `host:port` of a node, as messages name it. */
+export const nodeName = (node: ClusterNodeAddress): string => (node.host.includes(':') ? `[${node.host}]:${node.port}` : `${node.host}:${node.port}`);
+
+/**
+ * Redis's hash-tag rule: the text between the first `{` and the first `}` after it, if not
+ * empty. Every key of a BullMQ queue starts with the prefix, so a tag there keeps the queue in
+ * one slot (BullMQ's own scripts need that on a cluster).
+ */
+export function hashTagSpan(text: string): { open: number; close: number } | undefined {
+  const open = text.indexOf('{');
+  if (open < 0) return undefined;
+  const close = text.indexOf('}', open + 1);
+  return close > open + 1 ? { open, close } : undefined;
+}
