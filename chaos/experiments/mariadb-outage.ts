@@ -1,4 +1,4 @@
-import { CHAOS_TIMINGS, closeRetryBudgetMs, SCHEDULING_ALLOWANCE_MS } from '../lib/cluster.js';
+import { closeRetryBudgetMs, RESCUE_BOUND_MS } from '../lib/cluster.js';
 import { type Experiment, finish, paced, Sale, sleep } from '../lib/experiment.js';
 
 /**
@@ -32,7 +32,7 @@ export const mariadbOutage: Experiment = {
 
     return finish(sale, watch, {
       faults: 1,
-      overdueBoundMs: CHAOS_TIMINGS.sweeperIntervalMs + SCHEDULING_ALLOWANCE_MS,
+      overdueBoundMs: RESCUE_BOUND_MS,
       figures: { outageS: Math.round(outageMs / 1000), paidDuringOutage: paid, outboxAtReturn: behind.outbox },
     });
   },

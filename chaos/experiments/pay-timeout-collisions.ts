@@ -1,4 +1,4 @@
-import { CHAOS_TIMINGS, SCHEDULING_ALLOWANCE_MS } from '../lib/cluster.js';
+import { CHAOS_TIMINGS, RESCUE_BOUND_MS } from '../lib/cluster.js';
 import { type Experiment, finish, paced, Sale, sleep } from '../lib/experiment.js';
 
 /**
@@ -42,7 +42,7 @@ export const payTimeoutCollisions: Experiment = {
 
     return finish(sale, watch, {
       faults: payers.length + payDuringClose.length,
-      overdueBoundMs: CHAOS_TIMINGS.sweeperIntervalMs + SCHEDULING_ALLOWANCE_MS,
+      overdueBoundMs: RESCUE_BOUND_MS,
       figures: { paidAtDeadline: paid, refusedAsClosed: refused, paidDuringClose: payDuringClose.length },
     });
   },

@@ -1,4 +1,4 @@
-import { CHAOS_TIMINGS, SCHEDULING_ALLOWANCE_MS } from '../lib/cluster.js';
+import { CHAOS_TIMINGS, RESCUE_BOUND_MS } from '../lib/cluster.js';
 import { type Experiment, finish, paced, Sale, sleep } from '../lib/experiment.js';
 
 /**
@@ -43,7 +43,7 @@ export const rabbitmqRestart: Experiment = {
 
     return finish(sale, watch, {
       faults: 1,
-      overdueBoundMs: CHAOS_TIMINGS.sweeperIntervalMs + SCHEDULING_ALLOWANCE_MS,
+      overdueBoundMs: RESCUE_BOUND_MS,
       figures: { paidWhileDown, paidAfter: paid.length - paidWhileDown, brokerDownMs, notificationsAnsweredFail: failed },
     });
   },

@@ -1,4 +1,4 @@
-import { CHAOS_TIMINGS, SCHEDULING_ALLOWANCE_MS } from '../lib/cluster.js';
+import { CHAOS_TIMINGS, RESCUE_BOUND_MS } from '../lib/cluster.js';
 import { type Experiment, finish, paced, Sale, sleep } from '../lib/experiment.js';
 
 /**
@@ -38,7 +38,7 @@ export const redisRestart: Experiment = {
     return finish(sale, watch, {
       faults: 2,
       // orders due while Redis was down are closed once it is back, within a sweep
-      overdueBoundMs: downMs + CHAOS_TIMINGS.sweeperIntervalMs + CHAOS_TIMINGS.workerLockMs + CHAOS_TIMINGS.stalledIntervalMs + SCHEDULING_ALLOWANCE_MS,
+      overdueBoundMs: downMs + CHAOS_TIMINGS.workerLockMs + CHAOS_TIMINGS.stalledIntervalMs + RESCUE_BOUND_MS,
       figures,
     });
   },

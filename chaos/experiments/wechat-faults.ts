@@ -1,5 +1,5 @@
 import type { FaultsPatch } from '../../src/sandbox/faults.js';
-import { CHAOS_TIMINGS, closeRetryBudgetMs, SCHEDULING_ALLOWANCE_MS } from '../lib/cluster.js';
+import { CHAOS_TIMINGS, closeRetryBudgetMs, RESCUE_BOUND_MS } from '../lib/cluster.js';
 import { type Experiment, finish, paced, Sale, sleep } from '../lib/experiment.js';
 
 /**
@@ -65,7 +65,7 @@ export const wechatFaults: Experiment = {
 
     return finish(sale, watch, {
       faults: phases,
-      overdueBoundMs: CHAOS_TIMINGS.sweeperIntervalMs + SCHEDULING_ALLOWANCE_MS,
+      overdueBoundMs: RESCUE_BOUND_MS,
       figures: { cancelledWithin5MinRule: cancelled, payRequestsFailed: payRefused, badDayS: Math.round((PHASES.length * (phaseMs + calmMs)) / 1000), retryBudgetS: Math.round(closeRetryBudgetMs / 1000) },
     });
   },

@@ -1,4 +1,4 @@
-import { CHAOS_TIMINGS, SCHEDULING_ALLOWANCE_MS } from '../lib/cluster.js';
+import { CHAOS_TIMINGS, RESCUE_BOUND_MS } from '../lib/cluster.js';
 import { type Experiment, finish, paced, percentile, Sale, sleep } from '../lib/experiment.js';
 
 /**
@@ -60,7 +60,7 @@ export const workerKillStorm: Experiment = {
       faults: kills,
       // a killed worker's job waits for its lock to lapse and the stalled check to notice
       // (one worker is always up to notice), plus the allowance for a saturated machine
-      overdueBoundMs: CHAOS_TIMINGS.sweeperIntervalMs + CHAOS_TIMINGS.workerLockMs + CHAOS_TIMINGS.stalledIntervalMs + SCHEDULING_ALLOWANCE_MS,
+      overdueBoundMs: CHAOS_TIMINGS.workerLockMs + CHAOS_TIMINGS.stalledIntervalMs + RESCUE_BOUND_MS,
       figures: { kills, ticksWaited, workerBootP50: `${percentile(ctx.cluster.bootMs, 0.5)} ms` },
     });
   },

@@ -1,3 +1,4 @@
+import { OVERDUE_GRACE_MS } from '../../src/domain/orders/sweep.js';
 import { withDatabase } from '../../src/infra/db/connection-url.js';
 import { migrate } from '../../src/infra/db/migrate.js';
 import { PrivateMariaDb } from '../../test/helpers/mariadb-server.js';
@@ -39,6 +40,14 @@ export const CHAOS_TIMINGS = {
  * full load on as few as two cores, and samples every 250 ms.
  */
 export const SCHEDULING_ALLOWANCE_MS = 2_000;
+
+/**
+ * How long an order may stay UNPAID past its deadline when nothing else is wrong: its job is
+ * late, lost or failed, and the sweeper — which leaves an order alone until it is
+ * OVERDUE_GRACE_MS overdue, so as not to schedule a close beside a job that is merely late —
+ * rescues it within one sweeper interval after that; plus the machine's allowance.
+ */
+export const RESCUE_BOUND_MS = OVERDUE_GRACE_MS + CHAOS_TIMINGS.sweeperIntervalMs + SCHEDULING_ALLOWANCE_MS;
 
 /** The close path's retry budget: the sum of BullMQ's exponential backoffs between attempts. */
 export const closeRetryBudgetMs = CHAOS_TIMINGS.closeBackoffMs * (2 ** (CHAOS_TIMINGS.closeMaxAttempts - 1) - 1);

@@ -16,7 +16,7 @@ export interface SweepReport {
 const DRIFT_RECHECK_MS = 1_000;
 
 /** Orders due this long ago and still without a job are rescued (a running job is not "missing"). */
-const OVERDUE_GRACE_MS = 5_000;
+export const OVERDUE_GRACE_MS = 5_000;
 const BATCH = 500;
 
 /**
