@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { queuesOfShard, shardOf, shardPrefix } from './shards.js';
+import { queuesOfShard, shardOf, shardPrefix, slotOf } from './shards.js';
 
 describe('queue shards', () => {
   it('one shard: the prefix unchanged, every order on shard 0', () => {
@@ -8,9 +8,19 @@ describe('queue shards', () => {
     expect(shardOf('1234567890123456789012', 1)).toBe(0);
   });
 
-  it('n shards: the first hash tag gets :<shard>', () => {
-    expect([0, 1, 2].map((n) => shardPrefix('{seckill}', n, 3))).toEqual(['{seckill:0}', '{seckill:1}', '{seckill:2}']);
-    expect(shardPrefix('bull:{sk}:x', 4, 8)).toBe('bull:{sk:4}:x');
+  it('n shards: the first hash tag gets :<shard>[.<k>], its slot in the middle of the n-th of the 16384', () => {
+    expect([0, 1, 2].map((n) => shardPrefix('{seckill}', n, 3))).toEqual(['{seckill:0.4}', '{seckill:1.2}', '{seckill:2.1}']);
+    expect(slotOf('seckill:1.2')).toBe(8076); // as Redis computes it (checked against CLUSTER KEYSLOT in test/cluster)
+    for (const shards of [2, 3, 5, 6, 12, 64]) {
+      const width = 16_384 / shards;
+      for (let n = 0; n < shards; n += 1) {
+        const prefix = shardPrefix('bull:{sk}:x', n, shards);
+        expect(prefix).toMatch(new RegExp(`^bull:\\{sk:${n}(\\.\\d+)?\\}:x$`));
+        const slot = slotOf(prefix.slice(prefix.indexOf('{') + 1, prefix.indexOf('}')));
+        expect(slot).toBeGreaterThanOrEqual(n * width + width / 4);
+        expect(slot).toBeLessThan(n * width + (3 * width) / 4);
+      }
+    }
     expect(() => shardPrefix('seckill', 1, 2)).toThrow(/no hash tag/);
   });
 
