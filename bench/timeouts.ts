@@ -31,8 +31,12 @@
  * BENCH_JSON=<file> (the figures as JSON), BENCH_DUMP=<prefix> (per-order lateness of (c));
  * WORKER_CONCURRENCY and the other configuration variables pass through to the
  * children. REDIS_URL, AMQP_URL, TEST_DATABASE_URL choose the servers.
+ * BENCH_REDIS=cluster: the same on a private Redis Cluster of three masters started for the run
+ * (bench/timeouts/cluster.ts) with QUEUE_SHARDS (default 3); the report adds what each master
+ * did (keys at the drain's peak, commands, Lua calls, CPU).
  */
 import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +48,7 @@ import { createOrderIdGenerator } from '../src/domain/orders/order-id.js';
 import { closeAmqp, createAmqp } from '../src/infra/amqp/connection.js';
 import { waitForRedis } from '../src/infra/context.js';
 import { Queues } from '../src/infra/queues/queues.js';
-import { closeRedis, createRedis } from '../src/infra/redis/client.js';
+import { closeRedis, createRedisClient } from '../src/infra/redis/client.js';
 import { keySpace } from '../src/infra/redis/keys.js';
 import { WeChatPayClient } from '../src/infra/wechat/client.js';
 import { type TestDatabase, createTestDatabase } from '../test/helpers/db.js';
@@ -54,6 +58,7 @@ import { type BenchOrder, type Lateness, createAtWeChat, lateness, planOrders, r
 import { deleteOriginalTopology, originalTimerNames, originalTopology, sendTimerMessage } from './timeouts/original-timer.js';
 import { type Child, cpuSeconds, forkTs, pidOf, spawnTs } from './timeouts/processes.js';
 import { intEnv, deleteKeys } from './lib/common.js';
+import { type MasterFigures, benchOnCluster, closeQueues, masterDelta, readMasters, startBenchCluster } from './timeouts/cluster.js';
 import { isolatedNames } from '../test/helpers/app.js';
 
 
@@ -106,6 +111,7 @@ interface LatenessFigures extends Lateness {
 
 async function main(): Promise<void> {
   const db: TestDatabase = await createTestDatabase();
+  const onCluster = benchOnCluster ? await startBenchCluster() : undefined;
   const sandboxPort = await freePort();
   const timerPrefix = `bench.${id}.timer`;
   const env: NodeJS.ProcessEnv = {
@@ -123,12 +129,15 @@ async function main(): Promise<void> {
     // path's own cost, so the rule is off here (tested in test/worker/close-rule.test.ts).
     SANDBOX_CLOSE_RULE: 'off',
     WECHAT_CLOSE_MIN_AGE_MS: '0',
+    ...onCluster?.env,
   };
   const config = loadConfig(env);
-  const redis = createRedis(config.redisUrl, 'worker', silent, 'bench-timeouts');
+  const redis = createRedisClient(config, 'worker', silent, 'bench-timeouts');
   const keys = keySpace(config.keyPrefix);
-  const queues = new Queues(redis, config.queuePrefix, config.close, silent);
-  const closeQueue = queues.byName['order-timeout'];
+  const queues = new Queues(redis, config.queuePrefix, config.close, silent, config.queueShards);
+  // every shard's close queue as one (with one shard: that queue)
+  const closeQueue = closeQueues(queues);
+  const peakKeys = new Map<string, number>();
   const amqp = createAmqp(config.amqpUrl, silent, 'bench-timeouts');
   const timerNames = originalTimerNames(timerPrefix);
   const wechat = new WeChatPayClient({ ...config.wechat, connections: 64 });
@@ -141,7 +150,8 @@ async function main(): Promise<void> {
     cleaned = true;
     for (const child of children) await child.stop(5_000).catch(() => undefined);
     await queues.close().catch(() => undefined);
-    const deleted = await deleteKeys(redis, [`${config.keyPrefix}:*`, `${config.queuePrefix}:*`]).catch(() => -1);
+    // a private cluster goes away whole; the shared Redis keeps only what is not ours
+    const deleted = onCluster ? 0 : await deleteKeys(redis as Redis, [`${config.keyPrefix}:*`, `${config.queuePrefix}:*`]).catch(() => -1);
     await deleteOriginalTopology(amqp, timerNames);
     for (const queue of [config.amqp.queue, config.amqp.deadLetterQueue]) await amqp.queueDelete({ queue }).catch(() => undefined);
     await amqp.exchangeDelete({ exchange: config.amqp.exchange }).catch(() => undefined);
@@ -149,6 +159,7 @@ async function main(): Promise<void> {
     await wechat.close().catch(() => undefined);
     await closeRedis(redis);
     await db.drop().catch(() => undefined);
+    await onCluster?.cluster.destroy();
     say(`cleaned up: ${deleted} Redis keys, database ${db.name}, AMQP ${timerPrefix}.* and bench.${id}.*; logs in ${logDir}`);
   };
   process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
@@ -170,6 +181,8 @@ async function main(): Promise<void> {
   try {
     await waitForRedis(redis, config.redisUrl);
     const machine = await describeMachine(redis);
+    if (onCluster) say(`Redis Cluster: ${onCluster.env.REDIS_URL}, QUEUE_SHARDS ${config.queueShards} (${queues.shards.map((sh) => sh.prefix).join(' ')})`);
+    const mastersAtStart = onCluster ? await readMasters(redis) : [];
     say(`machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, node ${machine.node}, redis ${machine.redis}`);
     say(`options: ${JSON.stringify({ ...options, sections: [...options.sections] })}, WORKER_CONCURRENCY ${config.workerConcurrency}`);
     // the machine is shared: a busy machine at the start is worth knowing when reading the figures
@@ -262,6 +275,7 @@ async function main(): Promise<void> {
         }
       }
       const setupDone = Date.now();
+      if (onCluster) for (const m of await readMasters(redis)) peakKeys.set(m.node, Math.max(peakKeys.get(m.node) ?? 0, m.keys));
       say(`${label}: reserved in ${reserved - t} ms, all timers set ${setupDone - reserved} ms later (T0 ${setupDone <= T0 ? `${T0 - setupDone} ms later` : `passed ${setupDone - T0} ms ago`})`);
 
       const probe = cpuProbe(procs);
@@ -421,14 +435,16 @@ async function main(): Promise<void> {
     await stopChild(sandbox);
 
     say(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    report(drains, steady, hol, config.workerConcurrency);
-    if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify({ machine, options: { ...options, sections: [...options.sections] }, drains, steady, hol }, null, 2)}\n`);
+    const masters = onCluster ? masterDelta(mastersAtStart, await readMasters(redis), peakKeys) : [];
+    report(drains, steady, hol, config.workerConcurrency, masters);
+    const redisSetup = onCluster ? { redis: 'cluster', masters: masters.length, queueShards: config.queueShards } : { redis: 'single' };
+    if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify({ machine, options: { ...options, sections: [...options.sections], ...redisSetup }, drains, steady, hol, masters }, null, 2)}\n`);
   } finally {
     await cleanUp();
   }
 }
 
-function report(drains: DrainFigures[], steady: LatenessFigures[], hol: LatenessFigures[], concurrency: number): void {
+function report(drains: DrainFigures[], steady: LatenessFigures[], hol: LatenessFigures[], concurrency: number, masters: MasterFigures[]): void {
   const table = (header: string[], rows: string[][]) => {
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
@@ -467,6 +483,15 @@ function report(drains: DrainFigures[], steady: LatenessFigures[], hol: Lateness
     table(
       ['timer', 'short orders', 'min ms', 'p50 ms', 'p99 ms', 'max ms'],
       hol.map((h) => [h.timer, String(h.n), String(h.min), String(h.p50), String(h.p99), String(h.max)]),
+    );
+  }
+  if (masters.length) {
+    const total = (f: (m: MasterFigures) => number) => masters.reduce((sum, m) => sum + f(m), 0);
+    const share = (n: number, all: number) => `${n} (${all ? Math.round((100 * n) / all) : 0} %)`;
+    console.log(`\nper master over the run (keys: at the fullest moment, all timers set before a drain's T0)`);
+    table(
+      ['master', 'keys', 'commands', 'Lua calls', 'CPU s'],
+      masters.map((m) => [m.node, share(m.keys, total((x) => x.keys)), share(m.commands, total((x) => x.commands)), share(m.scripts, total((x) => x.scripts)), m.cpuSeconds.toFixed(1)]),
     );
   }
 }

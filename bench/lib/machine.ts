@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import type { Redis } from 'ioredis';
+import { type RedisClient, mastersOf } from '../../src/infra/redis/client.js';
 
 /** What a benchmark ran on, for BENCHMARKS.md. */
 export interface Machine {
@@ -22,8 +22,8 @@ function cpuModel(): string {
   return os.cpus()[0]?.model ?? 'unknown';
 }
 
-export async function describeMachine(redis: Redis): Promise<Machine> {
-  const info = await redis.info('server');
+export async function describeMachine(redis: RedisClient): Promise<Machine> {
+  const info = await mastersOf(redis)[0]!.info('server');
   return {
     cpus: os.availableParallelism(),
     cpuModel: cpuModel(),
@@ -34,9 +34,14 @@ export async function describeMachine(redis: Redis): Promise<Machine> {
   };
 }
 
-/** Redis server CPU seconds (user + sys) so far: the difference over a run is Redis's share. */
-export async function redisCpuSeconds(redis: Redis): Promise<number> {
-  const info = await redis.info('cpu');
-  const field = (name: string) => Number(new RegExp(`${name}:(\\S+)`).exec(info)?.[1] ?? 0);
-  return field('used_cpu_user') + field('used_cpu_sys');
+/** Redis server CPU seconds (user + sys) so far, of every master of a cluster: the difference over a run is Redis's share. */
+export async function redisCpuSeconds(redis: RedisClient): Promise<number> {
+  const seconds = await Promise.all(
+    mastersOf(redis).map(async (master) => {
+      const info = await master.info('cpu');
+      const field = (name: string) => Number(new RegExp(`${name}:(\\S+)`).exec(info)?.[1] ?? 0);
+      return field('used_cpu_user') + field('used_cpu_sys');
+    }),
+  );
+  return seconds.reduce((a, b) => a + b, 0);
 }

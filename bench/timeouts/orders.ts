@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../src/infra/redis/client.js';
 import type { Queue } from 'bullmq';
 import type { OrderIdGenerator } from '../../src/domain/orders/order-id.js';
 import { Transition } from '../../src/domain/orders/transition-codes.js';
@@ -68,7 +68,7 @@ export async function reserveAll(redis: Redis, keys: KeySpace, goodsId: string, 
  * Wait until every order's close job exists (the timer pump has turned all requests into
  * delayed jobs); returns how long that took.
  */
-export async function waitForTimers(redis: Redis, queue: Queue, timersList: string, count: number, timeoutMs = 60_000): Promise<number> {
+export async function waitForTimers(redis: Redis, queue: Pick<Queue, 'getJobCountByTypes'>, timersList: string, count: number, timeoutMs = 60_000): Promise<number> {
   const started = Date.now();
   for (;;) {
     const [pending, jobs] = await Promise.all([redis.llen(timersList), queue.getJobCountByTypes('delayed', 'wait', 'active', 'prioritized')]);
