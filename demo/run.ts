@@ -149,19 +149,46 @@ async function runSale(sys: SystemProcesses): Promise<boolean> {
     const goods = [{ goodsId, initialStock: units }];
     const started = Date.now();
 
-    // 1. the rush
+    // 1. the rush; 2. each buyer who got a unit decides at a random moment in the first half of
+    //    their own payment window: pay (asks for the QR code, then the sandbox plays the buyer
+    //    paying), cancel, or let the window run out
     const orders: { orderId: string; buyer: string }[] = [];
     let soldOut = 0;
     let otherRefusals = 0;
+    const payers = Math.round(Math.min(units, buyers) * payShare);
+    const cancellers = Math.round(Math.min(units, buyers) * cancelShare);
+    let paid = 0;
+    let cancelled = 0;
+    let payFailures = 0;
     const grabBar = tty ? bars.create(buyers, 0, { phase: 'rush   ', detail: '' }) : undefined;
+    const decideBar = tty ? bars.create(payers + cancellers, 0, { phase: 'decide ', detail: '' }) : undefined;
+    const decisions: Promise<void>[] = [];
+    const decide = async (order: { orderId: string; buyer: string }, n: number) => {
+      await sleep(Math.random() * windowS * 500);
+      if (n < payers) {
+        // a buyer whose QR code does not come tries again, as people do
+        let ok = false;
+        for (let attempt = 0; attempt < 3 && !ok; attempt += 1) {
+          const qr = await api.pay(order.buyer, order.orderId);
+          if (qr.status === 200) ok = (await sandbox.buyerPays(order.orderId)).status === 200;
+          else if (qr.status < 500) break;
+        }
+        if (ok) paid += 1;
+        else payFailures += 1;
+      } else if ((await api.cancel(order.buyer, order.orderId)).status === 202) cancelled += 1;
+      decideBar?.increment(1, { detail: `${paid} paid, ${cancelled} cancelled` });
+    };
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(100, buyers) }, async () => {
         while (next < buyers) {
           const buyer = `demo-buyer-${(next += 1)}`;
           const reply = await api.grab(buyer, goodsId);
-          if (reply.status === 201) orders.push({ orderId: reply.body.orderId, buyer });
-          else if (reply.body.code === 'SOLD_OUT') soldOut += 1;
+          if (reply.status === 201) {
+            const order = { orderId: reply.body.orderId, buyer };
+            orders.push(order);
+            if (orders.length <= payers + cancellers) decisions.push(decide(order, orders.length - 1));
+          } else if (reply.body.code === 'SOLD_OUT') soldOut += 1;
           else otherRefusals += 1;
           grabBar?.increment(1, { detail: `${orders.length} orders, ${soldOut} sold out` });
         }
@@ -169,27 +196,8 @@ async function runSale(sys: SystemProcesses): Promise<boolean> {
     );
     const rushS = (Date.now() - started) / 1000;
     if (!tty) say(`  rush: ${orders.length} orders, ${soldOut} buyers found it sold out (${rushS.toFixed(1)} s)`);
-
-    // 2. the buyers decide, each at a random moment in the first half of the window
-    const payers = Math.round(orders.length * payShare);
-    const cancellers = Math.round(orders.length * cancelShare);
-    let paid = 0;
-    let cancelled = 0;
-    let payFailures = 0;
-    const decideBar = tty ? bars.create(payers + cancellers, 0, { phase: 'decide ', detail: '' }) : undefined;
-    await Promise.all(
-      orders.slice(0, payers + cancellers).map(async (order, i) => {
-        await sleep(Math.random() * windowS * 500);
-        if (i < payers) {
-          const qr = await api.pay(order.buyer, order.orderId);
-          const ok = qr.status === 200 && (await sandbox.buyerPays(order.orderId)).status === 200;
-          if (ok) paid += 1;
-          else payFailures += 1;
-        } else if ((await api.cancel(order.buyer, order.orderId)).status === 202) cancelled += 1;
-        decideBar?.increment(1, { detail: `${paid} paid, ${cancelled} cancelled` });
-      }),
-    );
-    if (!tty) say(`  buyers: ${paid} paid through the sandbox, ${cancelled} cancelled, ${orders.length - payers - cancellers} let the window run out`);
+    await Promise.all(decisions);
+    if (!tty) say(`  buyers: ${paid} paid through the sandbox, ${cancelled} cancelled, ${Math.max(0, orders.length - payers - cancellers)} let the window run out`);
 
     // 3. the rest time out; wait for every order to be final and in MySQL
     const settleBar = tty ? bars.create(orders.length, 0, { phase: 'settle ', detail: '' }) : undefined;
