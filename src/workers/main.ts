@@ -25,4 +25,6 @@ onShutdown(logger, async () => {
   await runtime.close(); // stop fetching jobs, finish in-flight ones
   await infra.close();
 });
-logger.info({ concurrency: config.workerConcurrency, wechat: config.wechat.baseUrl }, 'worker started');
+// sharded queues: their prefixes, to find them on the cluster (docs/production.md, "Redis Cluster")
+const shards = config.queueShards > 1 ? { queueShards: infra.core.queues.shards.map((s) => s.prefix) } : {};
+logger.info({ concurrency: config.workerConcurrency, wechat: config.wechat.baseUrl, ...shards }, 'worker started');
