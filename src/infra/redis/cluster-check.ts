@@ -30,7 +30,9 @@ async function inspect(node: ClusterNodeAddress, target: RedisClusterTarget, tim
     retryStrategy: () => null,
     connectionName: 'seckill-cluster-check',
   });
-  probe.on('error', () => undefined); // reported through the rejected promise
+  // the socket's own error (ECONNREFUSED, ENOTFOUND, …) says more than the rejection's "Connection is closed."
+  let socketError: string | undefined;
+  probe.on('error', (err: Error) => (socketError ??= err.message));
   try {
     await probe.connect();
     const enabled = /^cluster_enabled:(\d)/m.exec(await probe.info('cluster'))?.[1] === '1';
@@ -47,7 +49,7 @@ async function inspect(node: ClusterNodeAddress, target: RedisClusterTarget, tim
       known: new Set(lines.map((l) => l.split(' ')[0]!)),
     };
   } catch (err) {
-    return { node, error: (err as Error).message };
+    return { node, error: socketError ?? (err as Error).message };
   } finally {
     probe.disconnect();
   }
