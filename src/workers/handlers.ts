@@ -1,11 +1,12 @@
-import { DelayedError, type Job } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { CoreDeps } from '../domain/deps.js';
-import { CloseNotYetError, closeOrder } from '../domain/orders/close.js';
+import { type CloseOutcome, CloseNotYetError, closeOrder } from '../domain/orders/close.js';
+import { goodsIdOfOrder } from '../domain/orders/order-id.js';
 import { applyPayment } from '../domain/orders/payment.js';
 import { lookUpScheduled } from '../domain/payments/lookup.js';
 import { RefundPendingError, refundLatePayment } from '../domain/payments/refund.js';
 import { sweep } from '../domain/orders/sweep.js';
-import { type JobCatalogue, type JobName, QUEUE_OF } from '../infra/queues/catalogue.js';
+import { type CloseOrderJob, type JobCatalogue, type JobName, QUEUE_OF, orderIdOfCloseJob } from '../infra/queues/catalogue.js';
 
 /** One handler per job of the catalogue; the compiler refuses a missing or extra one. */
 export type Handlers = { [N in JobName]: (deps: CoreDeps, job: Job<JobCatalogue[N]>, token: string | undefined) => Promise<unknown> };
@@ -15,21 +16,27 @@ export type Handlers = { [N in JobName]: (deps: CoreDeps, job: Job<JobCatalogue[
 const MIN_CLOSE_WAIT_MS = 20;
 const MAX_CLOSE_WAIT_MS = 60_000;
 
+/** The close of `order` as a job: a close that may not run yet waits, without using an attempt. */
+async function runClose(deps: CoreDeps, job: Job, token: string | undefined, order: CloseOrderJob): Promise<CloseOutcome> {
+  try {
+    return await closeOrder(deps, { ...order, lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) });
+  } catch (err) {
+    if (!(err instanceof CloseNotYetError)) throw err;
+    // back to delayed, without using an attempt (BullMQ's documented pattern)
+    const waitMs = Math.min(MAX_CLOSE_WAIT_MS, Math.max(MIN_CLOSE_WAIT_MS, err.waitMs));
+    await job.moveToDelayed(Date.now() + waitMs, token);
+    throw new DelayedError(err.message);
+  }
+}
+
 export const handlers: Handlers = {
-  'close-order': async (deps, job, token) => {
-    try {
-      return await closeOrder(deps, {
-        orderId: job.data.orderId,
-        goodsId: job.data.goodsId,
-        lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
-      });
-    } catch (err) {
-      if (!(err instanceof CloseNotYetError)) throw err;
-      // back to delayed, without using an attempt (BullMQ's documented pattern)
-      const waitMs = Math.min(MAX_CLOSE_WAIT_MS, Math.max(MIN_CLOSE_WAIT_MS, err.waitMs));
-      await job.moveToDelayed(Date.now() + waitMs, token);
-      throw new DelayedError(err.message);
-    }
+  'close-order': (deps, job, token) => runClose(deps, job, token, { orderId: job.data.orderId, goodsId: job.data.goodsId }),
+  // the order is named by the job's id alone (catalogue.ts, TimeoutJob)
+  timeout: async (deps, job, token) => {
+    const orderId = orderIdOfCloseJob(job.id);
+    const goodsId = orderId === undefined ? undefined : goodsIdOfOrder(orderId); // undefined unless an order id
+    if (orderId === undefined || goodsId === undefined) throw new UnrecoverableError(`timeout job ${job.id} names no order`);
+    return runClose(deps, job, token, { orderId, goodsId });
   },
   'apply-payment': (deps, job) => applyPayment(deps, job.data),
   'lookup-payment': (deps, job) => lookUpScheduled(deps, job.data),

@@ -1,6 +1,6 @@
 import { type Job, Worker } from 'bullmq';
 import type { Infra } from '../infra/context.js';
-import { type JobName, QUEUE_OF, SWEEPER_SCHEDULER_ID, defaultJobOptions } from '../infra/queues/catalogue.js';
+import { type JobName, QUEUE_OF, SWEEPER_SCHEDULER_ID, defaultJobOptions, workerDefaults } from '../infra/queues/catalogue.js';
 import { assertCatalogueHandled, handlers } from './handlers.js';
 import { startTimerPump } from './timer-pump.js';
 import { type PersisterOptions, startPersister } from '../domain/outbox/persister.js';
@@ -44,6 +44,7 @@ export async function startWorkers(infra: Infra, opts: WorkerOptions = {}): Prom
       lockDuration: config.workerLockMs,
       stalledInterval: config.workerStalledIntervalMs,
       maxStalledCount: 3,
+      ...workerDefaults(queueName, config.close),
     });
     worker.on('error', (err) => core.logger.error({ err: err.message, queue: queueName, shard }, 'worker error'));
     worker.on('failed', (job, err) => {

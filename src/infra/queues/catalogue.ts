@@ -1,4 +1,4 @@
-import type { JobsOptions } from 'bullmq';
+import type { BackoffOptions, BackoffStrategy, JobsOptions, WorkerOptions } from 'bullmq';
 
 /**
  * The closed catalogue of jobs: queue, job name, payload type, deterministic id and default
@@ -10,6 +10,16 @@ export interface CloseOrderJob {
   orderId: string;
   goodsId: string;
 }
+
+/**
+ * An order's timer, added by the timer pump and due at the order's deadline: the same close as
+ * close-order, with no payload, because its id `timeout-<orderId>` names the order and the order
+ * id its goods. There is one per pending order, up to a million, so every byte is kept out of it
+ * (BENCHMARKS.md, "Memory per pending order"). A name of its own, not close-order with an empty
+ * payload: a worker of an earlier version, which reads the ids from the payload, refuses it
+ * (no handler) instead of closing nothing (see workerDefaults for what happens then).
+ */
+export type TimeoutJob = Record<string, never>;
 
 /** The notification's fields exactly as received from WeChat (or the original system's bus). */
 export type PaymentEventJob = Record<string, string>;
@@ -35,7 +45,9 @@ export interface SweepJob {
 }
 
 export interface JobCatalogue {
+  /** a close to run now (buyer cancel, review retry, sweeper), and every close job of earlier versions */
   'close-order': CloseOrderJob;
+  timeout: TimeoutJob;
   'apply-payment': PaymentEventJob;
   'lookup-payment': LookupPaymentJob;
   'refund-payment': RefundPaymentJob;
@@ -46,6 +58,7 @@ export type JobName = keyof JobCatalogue;
 
 export const QUEUE_OF = {
   'close-order': 'order-timeout',
+  timeout: 'order-timeout',
   'apply-payment': 'payment-result',
   'lookup-payment': 'payment-lookup',
   'refund-payment': 'payment-refund',
@@ -59,6 +72,7 @@ export const QUEUE_NAMES = [...new Set(Object.values(QUEUE_OF))] as QueueName[];
 const safe = (text: string) => text.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80);
 
 export const jobId = {
+  /** an order's one close job, whichever its name (timeout when pumped, close-order when run now) */
   closeOrder: (orderId: string) => `timeout-${orderId}`,
   /** one per order and step of the lookup schedule (60 s after /pay, then doubling) */
   lookupPayment: (orderId: string, delayMs: number) => `lookup-${orderId}-${delayMs}`,
@@ -77,6 +91,11 @@ export const jobId = {
   },
 };
 
+/** The order id a close job's id names (undefined for any other id). */
+export function orderIdOfCloseJob(id: string | undefined): string | undefined {
+  return id?.startsWith('timeout-') ? id.slice('timeout-'.length) : undefined;
+}
+
 export const SWEEPER_SCHEDULER_ID = 'sweeper';
 
 export interface RetryPolicy {
@@ -84,17 +103,31 @@ export interface RetryPolicy {
   backoffMs: number;
 }
 
+/**
+ * The timer's backoff, given to each job as a backoff without a type: BullMQ hands a backoff it
+ * has no built-in strategy for to the worker's `settings.backoffStrategy` (workerDefaults), which
+ * is the schedule close-order's `exponential` gives. Written into each of up to a million delayed
+ * jobs, `{"type":"exponential","delay":1000}` would push the job's stored options over Redis's
+ * small-hash limit (close-queue.ts); `{}` is 2 bytes.
+ */
+const WORKER_BACKOFF = {} as BackoffOptions;
+
 export function defaultJobOptions(name: JobName, retry: RetryPolicy): JobsOptions {
   switch (name) {
     case 'close-order':
       // Retryable WeChat failures (SYSTEMERROR, timeouts, 5xx) back off exponentially; the last
       // attempt sends the order to review instead of failing (see close-order handler).
+      // (Written in full: a close run now is short-lived, and any worker version runs it.)
       return {
         attempts: retry.maxAttempts,
         backoff: { type: 'exponential', delay: retry.backoffMs },
         removeOnComplete: true,
         removeOnFail: { count: 10_000 },
       };
+    case 'timeout':
+      // close-order's policy, with the backoff and what happens to finished jobs left to the
+      // worker (workerDefaults): per job they would cost every pending order ≈ 570 bytes
+      return { attempts: retry.maxAttempts, backoff: WORKER_BACKOFF };
     case 'apply-payment':
       // A paid event must never be lost: MySQL or Redis hiccups only delay it.
       return {
@@ -113,4 +146,30 @@ export function defaultJobOptions(name: JobName, retry: RetryPolicy): JobsOption
     case 'sweep':
       return { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } };
   }
+}
+
+/** The exponential schedule of BullMQ's built-in strategy: base, 2·base, 4·base, … */
+export const closeBackoffMs = (retry: RetryPolicy, attemptsMade: number): number => Math.round(2 ** (attemptsMade - 1) * retry.backoffMs);
+
+/**
+ * Per-queue Worker options that stand in for per-job ones, for the timeout jobs: finished ones
+ * are removed (failed ones kept, the last 10,000), and their backoff is closeBackoffMs. BullMQ
+ * prefers a job's own options, so close-order jobs, and every job an earlier version wrote, keep
+ * theirs.
+ *
+ * A worker of an earlier version handed a timeout job (during a rolling upgrade: a cancel
+ * promoting a timer this version pumped, or the sweeper) has no handler for it, and no strategy
+ * for its backoff: it logs a worker error and lets go of the job, which goes back to the queue
+ * once its lock lapses (WORKER_LOCK_MS) and a stall check runs (WORKER_STALLED_INTERVAL_MS), for
+ * another worker; after 3 such stalls it fails, and the sweeper closes the order once overdue.
+ * Nothing is stranded (test/infra/close-queue.test.ts).
+ */
+export function workerDefaults(queue: QueueName, retry: RetryPolicy): Pick<WorkerOptions, 'removeOnComplete' | 'removeOnFail' | 'settings'> {
+  if (queue !== QUEUE_OF.timeout) return {};
+  const backoffStrategy: BackoffStrategy = (attemptsMade, type) => {
+    // only WORKER_BACKOFF (no type) gets here: the built-in types never ask the worker
+    if (type !== undefined && type !== '') throw new Error(`unknown backoff strategy ${type} for ${queue}`);
+    return closeBackoffMs(retry, attemptsMade);
+  };
+  return { removeOnComplete: { count: 0 }, removeOnFail: { count: 10_000 }, settings: { backoffStrategy } };
 }

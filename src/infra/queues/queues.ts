@@ -8,10 +8,12 @@ import {
   type PaymentEventJob,
   type RetryPolicy,
   QUEUE_NAMES,
+  QUEUE_OF,
   type QueueName,
   defaultJobOptions,
   jobId,
 } from './catalogue.js';
+import { CloseQueue } from './close-queue.js';
 import { queuesOfShard, shardOf, shardPrefix } from './shards.js';
 
 /** One shard's queues (shard 0 holds every queue; the others every order-keyed one, shards.ts). */
@@ -43,7 +45,9 @@ export class Queues {
     this.shards = Array.from({ length: shardCount }, (_, shard) => {
       const shardPrefixed = shardPrefix(prefix, shard, shardCount);
       const entries = queuesOfShard(shard).map((name) => {
-        const queue = new Queue(name, { connection, prefix: shardPrefixed });
+        // the close queue's jobs leave their id out of their stored options (see close-queue.ts)
+        const options = { connection, prefix: shardPrefixed };
+        const queue = name === QUEUE_OF['close-order'] ? new CloseQueue(name, options) : new Queue(name, options);
         queue.on('error', (err) => logger.error({ err: err.message, queue: name, shard }, 'queue error'));
         return [name, queue] as const;
       });
@@ -76,11 +80,14 @@ export class Queues {
     });
   }
 
-  /** Add many close jobs at once (the timer pump), each due at its order's deadline. */
+  /**
+   * Add many orders' timers at once (the timer pump): `timeout` jobs, each due at its order's
+   * deadline, with no payload (the id names the order: catalogue.ts, TimeoutJob).
+   */
   async scheduleCloses(timers: { job: CloseOrderJob; deadline: number }[]): Promise<void> {
     if (timers.length === 0) return;
     const now = Date.now();
-    const options = defaultJobOptions('close-order', this.retry);
+    const options = defaultJobOptions('timeout', this.retry);
     // one addBulk per shard (a shard's queue is one slot: one MULTI each)
     const byShard = new Map<Queue, typeof timers>();
     for (const timer of timers) {
@@ -93,8 +100,8 @@ export class Queues {
       [...byShard].map(([queue, shardTimers]) =>
         queue.addBulk(
           shardTimers.map(({ job, deadline }) => ({
-            name: 'close-order',
-            data: job,
+            name: 'timeout',
+            data: {},
             opts: { ...options, jobId: jobId.closeOrder(job.orderId), delay: Math.max(0, deadline - now) },
           })),
         ),
