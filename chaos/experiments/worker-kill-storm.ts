@@ -60,7 +60,10 @@ export const workerKillStorm: Experiment = {
       faults: kills,
       // a killed worker's job waits for its lock to lapse and the stalled check to notice
       // (one worker is always up to notice), plus the allowance for a saturated machine
-      overdueBoundMs: CHAOS_TIMINGS.workerLockMs + CHAOS_TIMINGS.stalledIntervalMs + RESCUE_BOUND_MS,
+      // A job can be caught by more than one kill: picked up again by the other worker, which is
+      // the next victim. BullMQ retries a stalled job up to maxStalledCount (3) times before it
+      // fails and the sweeper takes over; each stall costs a lock plus a stalled check.
+      overdueBoundMs: 3 * (CHAOS_TIMINGS.workerLockMs + CHAOS_TIMINGS.stalledIntervalMs) + RESCUE_BOUND_MS,
       figures: { kills, ticksWaited, workerBootP50: `${percentile(ctx.cluster.bootMs, 0.5)} ms` },
     });
   },
