@@ -58,11 +58,17 @@ const started = Date.now();
 let cluster: Cluster | undefined;
 const records: RunRecord[] = [];
 let interrupted = false;
-process.once('SIGINT', () => {
-  interrupted = true;
-  console.error('\ninterrupted: stopping the private services…');
-  void (cluster?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
-});
+// Ctrl-C or a TERM stops the private servers before exiting; a second signal (npm and tsx pass
+// one on, a person presses twice) must not cut that short and leave a mariadbd or a RabbitMQ node
+// behind, so it only says that the stop is under way.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) return void console.error('still stopping the private services…');
+    interrupted = true;
+    console.error(`\n${signal}: stopping the private services…`);
+    void (cluster?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+}
 
 try {
   cluster = await Cluster.create(logDir, workerCount, say);
