@@ -37,8 +37,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.close()));
-  await queues.byName[QUEUE].obliterate({ force: true });
   await queues.close();
+  // every queue of the set wrote its meta key, not only the one under test: leave nothing behind
+  const stale = await redis.keys(`${PREFIX}:*`);
+  if (stale.length) await redis.del(...stale);
   await redis.quit();
 });
 
