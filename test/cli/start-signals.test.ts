@@ -111,7 +111,8 @@ describe.skipIf(process.platform !== 'linux')('npm start stops everything howeve
   /** Stops the system `how`, then: npm gone, every process it had gone, every port closed. */
   async function expectAllStopped(started: Started, how: string, stop: (pids: number[]) => void, launcherSurvives = true): Promise<void> {
     const { npm, ports } = started;
-    for (const port of ports) expect(await listening(port)).toBe(true);
+    // the banner comes once the API answers; the worker's metrics port may open a moment later
+    await eventually(async () => ((await Promise.all(ports.map(listening))).every(Boolean) ? true : undefined), 60_000, 200);
     const pids = descendants(npm.pid ?? 0);
     // sh, the launcher, sandbox, API, worker (and their esbuild helpers)
     expect(pids.length).toBeGreaterThanOrEqual(4);
