@@ -15,7 +15,11 @@ describe('npm run demo', () => {
   it('a small flash sale settles with every invariant holding, and says so', async () => {
     const { code, out } = await demo(['--buyers', '60', '--units', '20', '--pay', '0.5', '--cancel', '0.2', '--window', '5']);
     expect(out, out).toContain('All invariants hold.');
-    expect(out).toMatch(/buyers\s+60\s+\(20 got an order, 40 found it sold out\)/);
+    // a unit cancelled during the rush is back on sale and may be grabbed again: ≥ 20 orders
+    const rush = /buyers\s+60\s+\((\d+) got an order, (\d+) found it sold out\)/.exec(out);
+    expect(rush, out).not.toBeNull();
+    expect(Number(rush![1]) + Number(rush![2])).toBe(60);
+    expect(Number(rush![1])).toBeGreaterThanOrEqual(20);
     expect(out).toMatch(/units\s+20 = \d+ sold \+ \d+ available \+ 0 held/);
     for (const check of ['every order PAID or CLOSED', 'the WeChat ledger agrees', 'each order closed at most once', 'durable stock = available + held']) expect(out).toContain(`✓ ${check}`);
     expect(out).toMatch(/Close lateness of \d+ timed-out orders/);
