@@ -1,7 +1,9 @@
+import { percentile } from '../chaos/lib/stats.js';
+
 /** A small terminal histogram and percentiles, for the demo's close lateness. */
 
-export function percentiles(sorted: readonly number[], qs: readonly number[]): number[] {
-  return qs.map((q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? 0);
+export function percentiles(values: readonly number[], qs: readonly number[]): number[] {
+  return qs.map((q) => percentile(values, q));
 }
 
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,6 +10,8 @@ import { ApiClient, SandboxClient } from '../chaos/lib/client.js';
 import { timingSettings } from '../chaos/lib/cluster.js';
 import { Judge } from '../chaos/lib/invariants.js';
 import { SystemProcesses } from '../chaos/lib/processes.js';
+import { deleteKeys } from '../bench/lib/common.js';
+import { missingServices, redact } from '../src/cli/launcher/services.js';
 import { loadConfig } from '../src/config/env.js';
 import { withDatabase } from '../src/infra/db/connection-url.js';
 import { keySpace } from '../src/infra/redis/keys.js';
@@ -86,21 +87,9 @@ const say = (line: string) => console.log(line);
 
 // --- the machine's services (the same variables npm start reads)
 const base = loadConfig(process.env);
-async function reachable(raw: string, fallbackPort: number): Promise<boolean> {
-  const url = new URL(raw);
-  return new Promise((resolve) => {
-    const socket = connect({ host: url.hostname, port: Number(url.port) || fallbackPort, timeout: 2_000 });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('timeout', () => (socket.destroy(), resolve(false)));
-    socket.once('error', () => resolve(false));
-  });
-}
-for (const [name, url, port] of [['Redis', base.redisUrl, 6379], ['MySQL/MariaDB', base.databaseUrl, 3306], ['RabbitMQ', base.amqpUrl, 5672]] as const) {
-  if (!(await reachable(url, port))) {
-    console.error(`✗ ${name} is not reachable at ${url.replace(/\/\/([^:@/]+):([^@/]+)@/, '//$1:***@')}: start it (see the README), or point the demo at yours with the same variables npm start uses`);
-    process.exit(1);
-  }
-}
+const down = await missingServices(base);
+for (const s of down) console.error(`✗ ${s.name} is not reachable at ${redact(s.url)}\n    start it with: ${s.start}   (or point the demo at yours with the variables npm start uses)`);
+if (down.length > 0) process.exit(1);
 
 const id = randomBytes(3).toString('hex');
 const names = {
@@ -201,14 +190,8 @@ async function runSale(sys: SystemProcesses): Promise<boolean> {
 
     // 3. the rest time out; wait for every order to be final and in MySQL
     const settleBar = tty ? bars.create(orders.length, 0, { phase: 'settle ', detail: '' }) : undefined;
-    const settleDeadline = Date.now() + windowS * 1000 + 120_000;
-    for (;;) {
-      const f = await judge.inFlight(goods);
-      settleBar?.update(orders.length - f.held, { detail: `held ${f.held}, outbox ${f.outbox}` });
-      if (f.held + f.timers + f.outbox + f.paidPending === 0) break;
-      if (Date.now() > settleDeadline) throw new Error(`the sale did not settle: held ${f.held}, outbox ${f.outbox}`);
-      await sleep(250);
-    }
+    const settled = await judge.drain(goods, windowS * 1000 + 120_000, (f) => settleBar?.update(orders.length - f.held, { detail: `held ${f.held}, outbox ${f.outbox}` }));
+    if (settled.left) throw new Error(`the sale did not settle: ${settled.left}`);
     settleBar?.update(orders.length);
     bars.stop();
     await sleep(300); // the sandbox's ledger is written as it answers; nothing is in flight now
@@ -249,14 +232,7 @@ async function runSale(sys: SystemProcesses): Promise<boolean> {
 async function cleanUp(): Promise<void> {
   const redis = new Redis(base.redisUrl, { maxRetriesPerRequest: 1 });
   try {
-    for (const pattern of [`${names.KEY_PREFIX}:*`, `${names.QUEUE_PREFIX}:*`]) {
-      let cursor = '0';
-      do {
-        const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = nextCursor;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== '0');
-    }
+    await deleteKeys(redis, [`${names.KEY_PREFIX}:*`, `${names.QUEUE_PREFIX}:*`]);
   } finally {
     redis.disconnect();
   }

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { signFields } from '../../src/infra/wechat/sign.js';
 import { buildXml } from '../../src/infra/wechat/xml.js';
-import { buyerToken, type Reply } from '../lib/client.js';
+import { signBuyerToken } from '../../src/cli/dev-token.js';
+import type { Reply } from '../lib/client.js';
 import { SECRETS } from '../lib/cluster.js';
 import { type Experiment, type ExperimentContext, finish, Sale, sleep } from '../lib/experiment.js';
 import { snapshot, snapshotDiff } from '../lib/invariants.js';
@@ -56,7 +57,7 @@ function corpus(ctx: ExperimentContext, own: { orderId: string; buyer: string; g
     { name: 'grab with alg=none', send: () => grabWith(bearer(`${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: own.buyer, exp: now + 60 })}.`)), ok: (s) => s === 401 },
     { name: 'grab with an expired token', send: () => grabWith(bearer(hs256({ sub: 'bad-expired', iat: now - 7200, exp: now - 3600 }))), ok: (s) => s === 401 },
     { name: 'grab with a token not yet valid', send: () => grabWith(bearer(hs256({ sub: 'bad-nbf', nbf: now + 3600, exp: now + 7200 }))), ok: (s) => s === 401 },
-    { name: 'grab with a token signed by another key', send: () => grabWith(bearer(buyerToken('another-secret-entirely-0123456789', 'bad-foreign'))), ok: (s) => s === 401 },
+    { name: 'grab with a token signed by another key', send: () => grabWith(bearer(signBuyerToken('another-secret-entirely-0123456789', 'bad-foreign'))), ok: (s) => s === 401 },
     { name: 'grab with a garbage token', send: () => grabWith(bearer('not.a.jwt')), ok: (s) => s === 401 },
     { name: 'grab with a token without sub', send: () => grabWith(bearer(hs256({ exp: now + 60 }))), ok: (s) => s === 401 },
     { name: 'grab with a 10 KB sub', send: () => grabWith(bearer(hs256({ sub: 'x'.repeat(10_000), exp: now + 60 }))), ok: (s) => is4xx(s) },

@@ -1,5 +1,6 @@
 import { CHAOS_TIMINGS, RESCUE_BOUND_MS } from '../lib/cluster.js';
-import { type Experiment, finish, paced, percentile, Sale, sleep } from '../lib/experiment.js';
+import { type Experiment, finish, paced, Sale, sleep } from '../lib/experiment.js';
+import { percentile } from '../lib/stats.js';
 
 /**
  * ≥ 5,000 orders falling due over ~30 s while a worker is SIGKILLed and started again every

@@ -1,5 +1,5 @@
-import { createHmac } from 'node:crypto';
 import { Pool } from 'undici';
+import { signBuyerToken } from '../../src/cli/dev-token.js';
 import type { FaultsPatch } from '../../src/sandbox/faults.js';
 import type { Ledger } from '../../src/sandbox/store.js';
 import type { Secrets } from './processes.js';
@@ -51,20 +51,6 @@ export class Http {
   }
 }
 
-/** An HS256 JWT as the buyer's identity provider would issue it (`sub` is the buyer). */
-export function buyerToken(secret: string, sub: string, extra: Record<string, unknown> = {}): string {
-  const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const now = Math.floor(Date.now() / 1000);
-  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, iat: now, exp: now + 3600, ...extra })}`;
-  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
-}
-
-export interface GrabbedOrder {
-  orderId: string;
-  buyer: string;
-  deadline: number;
-}
-
 export class ApiClient {
   readonly http: Http;
   private readonly tokens = new Map<string, string>();
@@ -75,7 +61,7 @@ export class ApiClient {
 
   bearer(buyer: string): Record<string, string> {
     let token = this.tokens.get(buyer);
-    if (!token) this.tokens.set(buyer, (token = buyerToken(this.secrets.jwtSecret, buyer)));
+    if (!token) this.tokens.set(buyer, (token = signBuyerToken(this.secrets.jwtSecret, buyer)));
     return { authorization: `Bearer ${token}` };
   }
 

@@ -55,7 +55,7 @@ export const closeRetryBudgetMs = CHAOS_TIMINGS.closeBackoffMs * (2 ** (CHAOS_TI
 export const SECRETS: Secrets = { jwtSecret: 'chaos-suite-jwt-secret-0123456789', adminUser: 'chaos', adminPassword: 'chaos-admin-password' };
 
 /** The variables of the chaos system beyond URLs and ports. */
-export function timingSettings(t: { orderTimeoutMs: number; sandboxTimeScale: number; closeMinAgeMs: number; closeMaxAttempts: number; closeBackoffMs: number; workerLockMs: number; stalledIntervalMs: number; sweeperIntervalMs: number }): Record<string, string> {
+export function timingSettings(t: Record<keyof typeof CHAOS_TIMINGS, number>): Record<string, string> {
   return {
     SANDBOX_TIME_SCALE: String(t.sandboxTimeScale),
     WECHAT_CLOSE_MIN_AGE_MS: String(t.closeMinAgeMs),

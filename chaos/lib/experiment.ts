@@ -36,11 +36,6 @@ export interface Experiment {
   run(ctx: ExperimentContext): Promise<ExperimentResult>;
 }
 
-export function percentile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? 0;
-}
-
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Run `fn(i)` for i < count, started at `perSecond` (open loop), at most `inFlight` at once. */

@@ -1,8 +1,10 @@
 import * as mariadb from 'mariadb';
 import { Redis } from 'ioredis';
+import { goodsIdOfOrder } from '../../src/domain/orders/order-id.js';
 import { keySpace } from '../../src/infra/redis/keys.js';
 import { parseDatabaseUrl } from '../../src/infra/db/connection-url.js';
 import type { Ledger } from '../../src/sandbox/store.js';
+import { percentile } from './stats.js';
 
 /**
  * The suite's judge. It reads Redis and MySQL directly (never writes) and the sandbox's ledger,
@@ -74,10 +76,11 @@ export class Judge {
   }
 
   /** Wait until nothing is moving (every order final and persisted); the drain time in ms. */
-  async drain(goods: readonly GoodsUnderTest[], timeoutMs: number): Promise<{ drainMs: number; left?: string }> {
+  async drain(goods: readonly GoodsUnderTest[], timeoutMs: number, onTick?: (f: Awaited<ReturnType<Judge['inFlight']>>) => void): Promise<{ drainMs: number; left?: string }> {
     const started = Date.now();
     for (;;) {
       const f = await this.inFlight(goods);
+      onTick?.(f);
       if (f.held + f.timers + f.outbox + f.paidPending === 0) return { drainMs: Date.now() - started };
       if (Date.now() - started > timeoutMs) return { drainMs: Date.now() - started, left: `held ${f.held}, timer requests ${f.timers}, outbox ${f.outbox}, paid-pending ${f.paidPending}` };
       await new Promise((r) => setTimeout(r, 250));
@@ -127,24 +130,19 @@ export class Judge {
 
     // Redis: each order's hash (kept 24 h after it reached MySQL)
     const ids = [...allOrders];
-    const redisStatus = new Map<string, { status: string | null; goodsId: string | null }>();
+    const redisStatus = new Map<string, string | null>();
     for (let i = 0; i < ids.length; i += 1000) {
-      const pipe = this.redis.pipeline();
       const slice = ids.slice(i, i + 1000);
-      for (const id of slice) {
-        const g = mysqlById.get(id)?.goods_id;
-        // the order id does not carry the goods in a way the judge should rely on: try each goods
-        for (const gid of g !== undefined ? [String(g)] : goodsIds) pipe.hmget(this.keys.forGoods(gid).order(id), 'status', 'goodsId');
-      }
-      const results = ((await pipe.exec()) ?? []).map(([, v]) => v as [string | null, string | null]);
+      // the order id carries its goods (src/domain/orders/order-id.ts); MySQL's row says it too
+      const keys = slice.map((id) => {
+        const goodsId = mysqlById.get(id)?.goods_id?.toString() ?? goodsIdOfOrder(id);
+        return goodsId === undefined ? undefined : this.keys.forGoods(goodsId).order(id);
+      });
+      const pipe = this.redis.pipeline();
+      for (const key of keys) if (key) pipe.hget(key, 'status');
+      const results = ((await pipe.exec()) ?? []).map(([, v]) => v as string | null);
       let cursor = 0;
-      for (const id of slice) {
-        const g = mysqlById.get(id)?.goods_id;
-        const tries = g !== undefined ? 1 : goodsIds.length;
-        const found = results.slice(cursor, cursor + tries).find((r) => r[0] !== null);
-        cursor += tries;
-        redisStatus.set(id, { status: found?.[0] ?? null, goodsId: found?.[1] ?? null });
-      }
+      slice.forEach((id, j) => redisStatus.set(id, keys[j] ? (results[cursor++] ?? null) : null));
     }
 
     const sandboxPaid = new Map<string, number>();
@@ -176,15 +174,15 @@ export class Judge {
     for (const id of allOrders) {
       const row = mysqlById.get(id);
       const live = redisStatus.get(id);
-      if (!row && !live?.status) {
+      if (!row && !live) {
         lost.push(id);
         continue;
       }
-      const status = row?.status ?? live?.status ?? 'missing';
+      const status = row?.status ?? live ?? 'missing';
       if (status === 'PAID' || status === 'CLOSED') counts[status] = (counts[status] ?? 0) + 1;
       else counts.other = (counts.other ?? 0) + 1;
       if (!row || (status !== 'PAID' && status !== 'CLOSED')) notFinal.push(`${id}:${status}${row ? '' : ' (not in MySQL)'}`);
-      if (row && live?.status && live.status !== row.status) disagree.push(`${id}: Redis ${live.status}, MySQL ${row.status}`);
+      if (row && live && live !== row.status) disagree.push(`${id}: Redis ${live}, MySQL ${row.status}`);
       if (row?.status === 'PAID') paidPerGoods.set(String(row.goods_id), (paidPerGoods.get(String(row.goods_id)) ?? 0) + 1);
 
       const paidAtWeChat = sandboxPaid.get(id) ?? 0;
@@ -249,7 +247,7 @@ export class Judge {
       lateness,
       counts,
       maxCloseLatenessMs: lateness.at(-1) ?? 0,
-      p99CloseLatenessMs: lateness[Math.min(lateness.length - 1, Math.floor(lateness.length * 0.99))] ?? 0,
+      p99CloseLatenessMs: percentile(lateness, 0.99),
     };
   }
 

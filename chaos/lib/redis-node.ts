@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from '../../test/helpers/redis-server.js';
+import { freePort, waitUntilServing } from '../../test/helpers/redis-server.js';
 
 /**
  * A private redis-server configured as production should be (AOF on, `appendfsync everysec`,
@@ -39,22 +39,10 @@ export class DurableRedis {
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (!this.running) throw new Error(`redis-server on ${this.port} exited while starting; see ${join(this.dir, 'redis.log')}`);
-      const probe = new Redis(this.url, { lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        // LOADING: the AOF is being replayed; not serving yet
-        if ((await probe.ping()) === 'PONG') return;
-      } catch {
-        if (Date.now() > deadline) throw new Error(`redis-server on ${this.port} not serving after ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 50));
-      } finally {
-        probe.disconnect();
-      }
-    }
+    // (LOADING while the AOF is replayed: not serving yet)
+    await waitUntilServing(this.port, () => !this.running, timeoutMs).catch((err: Error) => {
+      throw new Error(`${err.message}; see ${join(this.dir, 'redis.log')}`);
+    });
   }
 
   /** `SHUTDOWN` (AOF fsynced, then exit): what `systemctl stop redis` does. */

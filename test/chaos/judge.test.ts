@@ -30,6 +30,8 @@ describe('chaos judge', () => {
     await db.drop();
   });
 
+  /** an order id as the service makes them: the goods id, then 19 digits */
+  const orderIdOf = (goodsId: string) => `${goodsId}${String((seq += 1)).padStart(19, '0')}`;
   const emptyLedger = (): Ledger => ({ paid: [], closed: [], notifications: [], refunds: [] });
   const paidEntry = (id: string) => ({ out_trade_no: id, transaction_id: `tx${id}`, total_fee: 100, time_end: '20261202000000', paid_at: new Date().toISOString(), via: 'pay' as const });
   const closedEntry = (id: string) => ({ out_trade_no: id, closed_at: new Date().toISOString() });
@@ -39,8 +41,8 @@ describe('chaos judge', () => {
     const goods = await db.prisma.seckillGoods.create({ data: { title: 'judge', price: 100, stockCount: 2, startTime: new Date(), endTime: new Date(Date.now() + 60_000) } });
     const goodsId = goods.id.toString();
     const k = keys.forGoods(goodsId);
-    const paid = String(10_000 + (seq += 1));
-    const closed = String(10_000 + (seq += 1));
+    const paid = orderIdOf(goodsId);
+    const closed = orderIdOf(goodsId);
     const now = Date.now();
     for (const [id, status] of [[paid, 'PAID'], [closed, 'CLOSED']] as const) {
       await db.prisma.seckillOrder.create({ data: { id, goodsId: goods.id, userId: `u${id}`, money: 100, status, createTime: new Date(now - 5_000), deadline: new Date(now - 1_000), ...(status === 'CLOSED' ? { closedAt: new Date(now - 900), closeReason: 'TIMEOUT' } : {}) } });
@@ -97,7 +99,7 @@ describe('chaos judge', () => {
 
   it('an order still held: not drained, not final', async () => {
     const w = await world();
-    const id = String(10_000 + (seq += 1));
+    const id = orderIdOf(w.goods[0]!.goodsId);
     await judge.redis.hset(w.k.order(id), { orderId: id, goodsId: w.goods[0]!.goodsId, status: 'UNPAID' });
     await judge.redis.zadd(w.k.held, Date.now() - 5_000, id);
     expect((await judge.drain(w.goods, 300)).left).toMatch(/held 1/);

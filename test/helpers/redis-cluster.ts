@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { freePort } from './redis-server.js';
+import { freePort, waitUntilServing } from './redis-server.js';
 
 const run = promisify(execFile);
 
@@ -63,21 +63,7 @@ export class PrivateRedisCluster {
       { stdio: 'ignore' },
     );
     this.children.push(child);
-    for (let i = 0; i < 100; i += 1) {
-      if (child.exitCode !== null) throw new Error(`cluster redis-server on ${port} exited with ${child.exitCode}`);
-      const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        await probe.ping();
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 50));
-      } finally {
-        probe.disconnect();
-      }
-    }
-    throw new Error(`cluster redis-server on ${port} did not start`);
+    await waitUntilServing(port, () => child.exitCode !== null);
   }
 
   /** Every node agrees the slots are covered (redis-cli returns once they are assigned; the gossip takes a moment). */

@@ -18,6 +18,29 @@ export async function freePort(): Promise<number> {
 }
 
 /**
+ * Wait until the redis-server on loopback `port` answers PING (after LOADING an AOF, too).
+ * `exited` says whether the process already died, so a crash at start-up fails at once. A fresh
+ * client per attempt: a client whose connect failed does not reliably connect again.
+ */
+export async function waitUntilServing(port: number, exited: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited()) throw new Error(`redis-server on ${port} exited while starting`);
+    const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      if ((await probe.ping()) === 'PONG') return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`redis-server on ${port} not serving after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      probe.disconnect();
+    }
+  }
+}
+
+/**
  * A private redis-server on its own loopback port, for tests that flush or restart Redis
  * (the machine's shared Redis is used by other test files at the same time).
  */
@@ -38,22 +61,9 @@ export class PrivateRedis {
   }
 
   private async spawn(): Promise<void> {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], { stdio: 'ignore' });
-    for (let i = 0; i < 100; i += 1) {
-      // a fresh client per attempt: a client whose connect failed does not reliably connect again
-      const probe = new Redis(this.url, { lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        await probe.ping();
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 50));
-      } finally {
-        probe.disconnect();
-      }
-    }
-    throw new Error(`private redis-server on ${this.port} did not start`);
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], { stdio: 'ignore' });
+    this.child = child;
+    await waitUntilServing(this.port, () => child.exitCode !== null);
   }
 
   /** Kill and start again on the same port: everything in memory is gone, like a restart without persistence. */

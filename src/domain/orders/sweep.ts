@@ -29,12 +29,15 @@ const BATCH = 500;
  * Steps 1 and 3 need MySQL, step 2 only Redis: with MySQL down (an outage the outbox rides
  * out) the rescue of overdue orders still runs, and the sweep reports what it skipped.
  */
+/** Prisma's messages start with the call site; the cause is the last line. */
+const lastLine = (err: unknown) => (err as Error).message.split('\n').filter(Boolean).at(-1) ?? 'unknown error';
+
 export async function sweep(deps: CoreDeps): Promise<SweepReport> {
   let mysqlDown: string | undefined;
   try {
     await reloadLiveGoods(deps);
   } catch (err) {
-    mysqlDown = (err as Error).message.split('\n').filter(Boolean).at(-1) ?? 'unknown error';
+    mysqlDown = lastLine(err);
   }
   const goodsIds = await deps.redis.smembers(deps.keys.liveGoods);
   const report: SweepReport = { goods: goodsIds.length, rescheduled: 0, drift: [] };
@@ -57,7 +60,7 @@ export async function sweep(deps: CoreDeps): Promise<SweepReport> {
     try {
       report.drift.push(await stockDrift(deps, goodsId));
     } catch (err) {
-      mysqlDown = (err as Error).message.split('\n').filter(Boolean).at(-1) ?? 'unknown error';
+      mysqlDown = lastLine(err);
     }
   }
   if (mysqlDown) {

@@ -19,7 +19,7 @@ export class RestockListener {
 
   constructor(
     private readonly memory: SoldOutMemory,
-    redis: RedisClient,
+    private readonly redis: RedisClient,
     private readonly keys: KeySpace,
     recheckMs: number,
     private readonly logger: Logger,
@@ -32,16 +32,16 @@ export class RestockListener {
     this.#subscriber.on('message', (_channel: string, goodsId: string) => memory.forget(goodsId));
     // (queued until connected; ioredis subscribes again by itself after a reconnection)
     this.#subscriber.subscribe(keys.restockChannel).catch((err: Error) => logger.warn({ err: err.message }, 'restock channel: subscribe failed; relying on the periodic re-check'));
-    this.#timer = setInterval(() => void this.recheck(redis), recheckMs);
+    this.#timer = setInterval(() => void this.recheck(), recheckMs);
     this.#timer.unref();
   }
 
   /** Read the stock of every remembered goods; forget those with a unit (or no counter) again. */
-  async recheck(redis: RedisClient): Promise<void> {
+  async recheck(): Promise<void> {
     const ids = this.memory.goodsIds();
     if (ids.length === 0 || this.#closed) return;
     try {
-      const stocks = await Promise.all(ids.map((id) => redis.get(this.keys.forGoods(id).stock)));
+      const stocks = await Promise.all(ids.map((id) => this.redis.get(this.keys.forGoods(id).stock)));
       ids.forEach((id, i) => {
         const stock = stocks[i];
         if (stock === null || stock === undefined || Number(stock) > 0) this.memory.forget(id);
