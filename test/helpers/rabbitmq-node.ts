@@ -57,8 +57,7 @@ export class RabbitMqNode {
   /** Start a fresh node (≈ 5–10 s on this machine). */
   static async start(): Promise<RabbitMqNode> {
     const port = await freePort();
-    let distPort = await freePort();
-    while (distPort === port) distPort = await freePort();
+    const distPort = await freePort(); // never the same as `port` (freePort hands each out once)
     const node = new RabbitMqNode(port, distPort);
     try {
       await node.start();
