@@ -146,7 +146,7 @@ async function pump(redis: Redis, probe: Redis, queues: Queues, delayedKey: stri
   try {
     let pumped = 0;
     while (pumped < n) {
-      const passed = await pumpTimers({ redis, keys, queues, logger: silent });
+      const passed = await pumpTimers({ redis, keys, queues, logger: silent }, { walkAll: true });
       if (passed === 0) throw new Error(`the pump stopped after ${pumped} of ${n} timers`);
       pumped += passed;
     }
@@ -167,7 +167,7 @@ async function measure(n: number, priv: PrivateRedis): Promise<SizeFigures> {
     const warm = keys.forGoods('1000');
     const warmId = new OrderIdGenerator(0).next('1000');
     await redis.reserveOrder(warm.goods, warm.stock, warm.held, warm.order(warmId), warm.buyer('warm-up'), warm.timers, warmId, 'warm-up', '1000', config.orderTimeoutMs);
-    await pumpTimers({ redis, keys, queues, logger: silent });
+    await pumpTimers({ redis, keys, queues, logger: silent }, { walkAll: true });
     const before = await usedMemory(probe);
     const bucketsBefore = await mainDictSlotBytes(probe);
 

@@ -55,12 +55,16 @@ export async function reserveAll(redis: Redis, keys: KeySpace, goodsId: string, 
       pipe.reserveOrder(k.goods, k.stock, k.held, k.order(o.orderId), k.buyer(o.buyer), timers, o.orderId, o.buyer, goodsId, Math.max(1, o.due - now));
     }
     const replies = (await pipe.exec()) ?? [];
+    let listWasEmpty = false;
     replies.forEach(([err, reply], j) => {
       if (err) throw err;
-      const [code, , deadline] = reply as number[];
+      const [code, , deadline, , queued] = reply as number[];
       if (code !== Transition.Done) throw new Error(`reserveOrder returned ${code} for order ${batch[j]!.orderId}`);
       batch[j]!.due = deadline!;
+      listWasEmpty ||= queued === 1;
     });
+    // as the API does (reserve.ts): the pump visits goods in this set
+    if (listWasEmpty && timers === k.timers) await redis.sadd(keys.timerGoods, goodsId);
   }
 }
 

@@ -48,6 +48,7 @@ export function createMetrics(role: MetricsRole) {
     }),
     stockDrift: new Gauge({ name: 'seckill_stock_drift_units', help: 'durable stock - (live available + held) per goods, last sweep', labelNames: ['goods_id'], registers: registers(WORKER) }),
     stockDriftDetected: new Counter({ name: 'seckill_stock_drift_detected_total', help: 'Sweeps that found stock drift', registers: registers(WORKER) }),
+    goodsRetired: new Counter({ name: 'seckill_goods_retired_total', help: 'Goods whose sale was over and settled, taken out of the live sale by the sweeper (their keys expire)', registers: registers(WORKER) }),
     sweeperRescheduled: new Counter({ name: 'seckill_sweeper_rescheduled_total', help: 'Overdue orders whose missing timeout job the sweeper re-added', registers: registers(WORKER) }),
     outboxDepth: new Gauge({ name: 'seckill_outbox_depth', help: 'Orders whose final state MySQL does not have yet, per goods (last persister poll)', labelNames: ['goods_id'], registers: registers(WORKER) }),
     outboxOldestAge: new Gauge({ name: 'seckill_outbox_oldest_age_seconds', help: 'Age of the oldest outbox entry, per goods (last persister poll)', labelNames: ['goods_id'], registers: registers(WORKER) }),

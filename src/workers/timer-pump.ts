@@ -12,8 +12,20 @@ import type { CloseOrderJob } from '../infra/queues/catalogue.js';
  * deadline. LPOP hands each entry to exactly one pump, so any number of workers can pump. A pump
  * that dies between its LPOP and its addBulk loses those entries: the sweeper finds such overdue
  * orders without a job and closes them (design §4.7), as for any lost job.
+ *
+ * Which goods to visit: only those in the `timer-goods` set, which the grab that finds a goods'
+ * list empty fills (reserve.ts). A pass SPOPs goods out of it *before* draining their lists, so a
+ * grab that pushes after a drain's last LPOP finds the list empty and adds its goods again; a pass
+ * costs nothing for goods without requests, however many sales have run. A goods can still be
+ * missed (a process that died between the grab and its SADD, or between the SPOP and the drain),
+ * so every WALK_ALL_EVERY_MS, and on start, a pass visits every live goods instead.
  */
 const BATCH = 1_000;
+/** goods taken from the set per pass (the rest wait one interval) */
+const GOODS_PER_PASS = 1_000;
+export const WALK_ALL_EVERY_MS = 5_000;
+
+type PumpDeps = Pick<CoreDeps, 'redis' | 'keys' | 'queues' | 'logger'>;
 
 export function parseTimerEntry(entry: string, goodsId: string): { job: CloseOrderJob; deadline: number } | undefined {
   const [orderId, deadline] = entry.split(':');
@@ -21,26 +33,45 @@ export function parseTimerEntry(entry: string, goodsId: string): { job: CloseOrd
   return { job: { orderId, goodsId }, deadline: Number(deadline) };
 }
 
-/** One pass over every live goods; returns how many timers it turned into jobs. */
-export async function pumpTimers(deps: Pick<CoreDeps, 'redis' | 'keys' | 'queues' | 'logger'>): Promise<number> {
-  const goodsIds = await deps.redis.smembers(deps.keys.liveGoods);
+export interface PumpOptions {
+  /** visit every live goods, not only those known to have requests (the safety walk) */
+  walkAll?: boolean;
+}
+
+/** One pass; returns how many timers it turned into jobs. */
+export async function pumpTimers(deps: PumpDeps, opts: PumpOptions = {}): Promise<number> {
+  const goodsIds = opts.walkAll
+    ? await deps.redis.smembers(deps.keys.liveGoods)
+    : ((await deps.redis.spop(deps.keys.timerGoods, GOODS_PER_PASS)) ?? []);
   let pumped = 0;
-  for (const goodsId of goodsIds) {
-    const list = deps.keys.forGoods(goodsId).timers;
-    for (;;) {
-      const entries = (await deps.redis.lpop(list, BATCH)) ?? [];
-      if (entries.length === 0) break;
-      const timers = await stillOpen(deps, goodsId, entries.map((entry) => parseTimerEntry(entry, goodsId)).filter((t) => t !== undefined));
-      try {
-        await deps.queues.scheduleCloses(timers);
-      } catch (err) {
-        // give the entries back (at the head, in order) for the next pass
-        await deps.redis.lpush(list, ...entries.reverse());
-        throw err;
-      }
-      pumped += timers.length;
-      if (entries.length < BATCH) break;
+  for (const [i, goodsId] of goodsIds.entries()) {
+    try {
+      pumped += await drainTimers(deps, goodsId);
+    } catch (err) {
+      // this goods and the ones not reached yet keep their requests: next pass, not the safety walk
+      if (!opts.walkAll) await deps.redis.sadd(deps.keys.timerGoods, ...goodsIds.slice(i)).catch(() => undefined);
+      throw err;
     }
+  }
+  return pumped;
+}
+
+async function drainTimers(deps: PumpDeps, goodsId: string): Promise<number> {
+  const list = deps.keys.forGoods(goodsId).timers;
+  let pumped = 0;
+  for (;;) {
+    const entries = (await deps.redis.lpop(list, BATCH)) ?? [];
+    if (entries.length === 0) break;
+    const timers = await stillOpen(deps, goodsId, entries.map((entry) => parseTimerEntry(entry, goodsId)).filter((t) => t !== undefined));
+    try {
+      await deps.queues.scheduleCloses(timers);
+    } catch (err) {
+      // give the entries back (at the head, in order) for the next pass
+      await deps.redis.lpush(list, ...entries.reverse());
+      throw err;
+    }
+    pumped += timers.length;
+    if (entries.length < BATCH) break;
   }
   return pumped;
 }
@@ -70,14 +101,20 @@ export interface TimerPump {
   close(): Promise<void>;
 }
 
-/** Pump every `intervalMs` until closed; passes never overlap, errors are logged and retried. */
-export function startTimerPump(deps: Pick<CoreDeps, 'redis' | 'keys' | 'queues' | 'logger'>, intervalMs: number): TimerPump {
+/**
+ * Pump every `intervalMs` until closed (every live goods on start and every WALK_ALL_EVERY_MS);
+ * passes never overlap, errors are logged and retried.
+ */
+export function startTimerPump(deps: PumpDeps, intervalMs: number): TimerPump {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   let lastError = '';
+  let lastWalk = 0;
   const tick = () => {
-    running = pumpTimers(deps).then(
+    const walkAll = Date.now() - lastWalk >= WALK_ALL_EVERY_MS;
+    if (walkAll) lastWalk = Date.now();
+    running = pumpTimers(deps, { walkAll }).then(
       () => {
         lastError = '';
       },

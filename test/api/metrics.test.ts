@@ -33,6 +33,7 @@ const WORKER_METRICS = [
   'seckill_stock_drift_units',
   'seckill_stock_drift_detected_total',
   'seckill_sweeper_rescheduled_total',
+  'seckill_goods_retired_total',
   'seckill_outbox_depth',
   'seckill_outbox_oldest_age_seconds',
   'seckill_outbox_depth_total',

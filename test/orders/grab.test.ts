@@ -171,7 +171,9 @@ describe('POST /seckill/orders', () => {
     const past = await createGoods({ startTime: new Date(Date.now() - 2 * hour).toISOString(), endTime: new Date(Date.now() - hour).toISOString() });
     await refusedWithoutChange(past, () => grabAs('late', past), 409, 'NOT_ON_SALE');
     expect(await stockOf(future)).toBe(10);
-    expect(await stockOf(past)).toBe(10);
+    // an ended sale is never loaded into Redis (not at creation, not by a grab): nothing to retire
+    expect(await redis().exists(keys().forGoods(past).stock, keys().forGoods(past).goods)).toBe(0);
+    expect(await redis().sismember(keys().liveGoods, past)).toBe(0);
   });
 
   it('sold out → 409 SOLD_OUT and nothing changes; the refusal is counted once', async () => {

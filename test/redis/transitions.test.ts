@@ -84,6 +84,13 @@ async function goodsOnSale(options: GoodsOptions = {}): Promise<string> {
   return goodsId;
 }
 
+/** A goods loaded while on sale whose sale has since ended (loadGoods refuses an ended sale). */
+async function endedSale(options: GoodsOptions = {}): Promise<string> {
+  const goodsId = await goodsOnSale(options);
+  await redis.hset(keys.forGoods(goodsId).goods, 'startMs', Date.now() - 120_000, 'endMs', Date.now() - 60_000);
+  return goodsId;
+}
+
 function reserve(goodsId: string, buyer: string, orderId = ids.next(goodsId), r: Redis = redis, windowMs = WINDOW_MS) {
   const k = keys.forGoods(goodsId);
   return r.reserveOrder(k.goods, k.stock, k.held, k.order(orderId), k.buyer(buyer), k.timers, orderId, buyer, goodsId, windowMs);
@@ -176,6 +183,12 @@ async function refusedWithoutChange(goodsId: string, action: () => Promise<unkno
 }
 
 describe('loadGoods', () => {
+  it('refuses a sale that has ended (Redis clock): -2 and nothing written', async () => {
+    const goodsId = newGoodsId();
+    expect(await loadGoods(goodsId, { startMs: Date.now() - 120_000, endMs: Date.now() - 1 })).toEqual([Transition.NotOnSale, 0]);
+    expect(await snapshotGoods(redis, keys, goodsId)).toEqual({});
+  });
+
   it('loads stock once; a second load refreshes the goods fields but never touches live stock', async () => {
     const goodsId = newGoodsId();
     expect(await loadGoods(goodsId, { stock: 10 })).toEqual([1, 10]);
@@ -303,7 +316,7 @@ describe('reserveOrder', () => {
   it.each([
     ['goods not loaded', Transition.GoodsNotLoaded, async () => newGoodsId()],
     ['sale not started', Transition.NotOnSale, () => goodsOnSale({ startMs: Date.now() + 60_000, endMs: Date.now() + 120_000 })],
-    ['sale ended', Transition.NotOnSale, () => goodsOnSale({ startMs: Date.now() - 120_000, endMs: Date.now() - 60_000 })],
+    ['sale ended', Transition.NotOnSale, () => endedSale()],
     ['sold out', Transition.SoldOut, () => goodsOnSale({ stock: 0 })],
   ])('%s → %i and nothing changes', async (_name, code, setup) => {
     const goodsId = await setup();
@@ -895,5 +908,59 @@ describe('key layout', () => {
     const { goodsId } = await orderIn('UNPAID');
     const snap = await snapshot(redis, `${PREFIX}:{g:${goodsId}}:*`);
     expect(Object.values(snap).map((v) => v.type).sort()).toEqual(['hash', 'hash', 'list', 'string', 'string', 'zset']);
+  });
+});
+
+describe('retireGoods', () => {
+  const TTL = 600;
+  const retire = (goodsId: string) => {
+    const k = keys.forGoods(goodsId);
+    return redis.retireGoods(k.goods, k.stock, k.held, k.timers, k.outbox, k.paidPending, k.soldAcks, k.sweepCursor, TTL);
+  };
+  const ttlOf = (key: string) => redis.ttl(key);
+
+  it('a sale still running → 0 and nothing changes', async () => {
+    const goodsId = await goodsOnSale();
+    await refusedWithoutChange(goodsId, () => retire(goodsId), 0);
+  });
+
+  it('an ended sale with anything in flight → -1 and nothing changes: a held unit, a timer request, an outbox entry, a paid order MySQL lacks', async () => {
+    const held = await endedSale();
+    await redis.zadd(keys.forGoods(held).held, Date.now(), 'o-held');
+    const timer = await endedSale();
+    await redis.rpush(keys.forGoods(timer).timers, 'o-timer:1');
+    const outbox = await endedSale();
+    await redis.zadd(keys.forGoods(outbox).outbox, Date.now(), 'o-out');
+    const paid = await endedSale();
+    await redis.sadd(keys.forGoods(paid).paidPending, 'o-paid');
+    for (const goodsId of [held, timer, outbox, paid]) await refusedWithoutChange(goodsId, () => retire(goodsId), -1);
+  });
+
+  it('an ended, settled sale → 1: goods, stock and sold-acks expire, the sweep cursor goes, order hashes are left alone; again → 1', async () => {
+    const goodsId = await goodsOnSale({ stock: 3 });
+    const k = keys.forGoods(goodsId);
+    const { orderId } = await reserved(goodsId);
+    await redis.lpop(k.timers); // (pumped)
+    await orderTransitions(deps(), orderId, goodsId).beginClose('TIMEOUT');
+    await orderTransitions(deps(), orderId, goodsId).closeWithRestock();
+    await redis.zrem(k.outbox, orderId); // (persisted)
+    await redis.incr(k.soldAcks);
+    await redis.set(k.sweepCursor, 10);
+    await redis.hset(k.goods, 'endMs', Date.now() - 1);
+
+    expect(await retire(goodsId)).toBe(1);
+    for (const key of [k.goods, k.stock, k.soldAcks]) expect(await ttlOf(key), key).toBeGreaterThan(TTL - 5);
+    expect(await redis.exists(k.sweepCursor)).toBe(0);
+    expect(await redis.get(k.stock)).toBe('3');
+    expect(await ttlOf(k.order(orderId))).toBe(-1); // (ackOutbox's business)
+    expect(await redis.hget(k.goods, 'retiredAt')).not.toBeNull();
+    expect(await retire(goodsId)).toBe(1);
+  });
+
+  it('goods keys already gone (expired) and nothing in flight → 2; with something in flight → -1', async () => {
+    const gone = newGoodsId();
+    expect(await retire(gone)).toBe(2);
+    await redis.zadd(keys.forGoods(gone).outbox, Date.now(), 'late-payment');
+    expect(await retire(gone)).toBe(-1);
   });
 });

@@ -54,14 +54,24 @@ export function parseGoodsId(id: string): bigint | undefined {
 
 const MAX_LOAD_ATTEMPTS = 20;
 
+interface Loaded {
+  /** the sale is over: nothing was loaded */
+  ended: boolean;
+  available: number;
+}
+
 /**
  * Put one goods on sale in Redis; safe to repeat (never touches a live stock counter). The
  * available stock it sets subtracts held units and paid orders MySQL has not counted yet.
  * `row` may be a few moments old: if the stock counter is missing and the persister acked a
  * sale since (loadGoods answers StaleDurableStock), the goods is read again from MySQL after
  * the sold-acks generation, which is what makes the count safe to use.
+ *
+ * A sale that has ended is not loaded (loadGoods answers NotOnSale; see retire.ts for why):
+ * `ended` then, with MySQL's count as the units left, which is what Redis would say once
+ * nothing is held or waiting for MySQL any more.
  */
-async function loadIntoRedis(deps: Deps, first: GoodsRow): Promise<number> {
+async function loadIntoRedis(deps: Deps, first: GoodsRow): Promise<Loaded> {
   const id = first.id.toString();
   const k = deps.keys.forGoods(id);
   let row = first;
@@ -71,10 +81,11 @@ async function loadIntoRedis(deps: Deps, first: GoodsRow): Promise<number> {
       k.goods, k.stock, k.held, k.paidPending, k.soldAcks,
       row.title, row.price, row.startTime.getTime(), row.endTime.getTime(), row.stockCount, generation,
     );
+    if (code === Transition.NotOnSale) return { ended: true, available: row.stockCount };
     if (code !== Transition.StaleDurableStock) {
       await deps.redis.sadd(deps.keys.liveGoods, id);
       if (code === Transition.Done) deps.logger.info({ goodsId: id, available }, 'goods loaded into redis');
-      return available;
+      return { ended: false, available };
     }
     if (attempt >= MAX_LOAD_ATTEMPTS) throw new Error(`goods ${id}: stock could not be loaded, the persister kept acking sales during ${attempt} attempts`);
     generation = (await deps.redis.get(k.soldAcks)) ?? '0';
@@ -99,10 +110,13 @@ export async function createGoods(deps: Deps, input: NewGoods): Promise<GoodsVie
     },
   });
   // If Redis is down right now the goods still exists; the first grab or the sweeper loads it.
-  const available = await loadIntoRedis(deps, row).catch((err: Error) => {
-    deps.logger.warn({ goodsId: row.id.toString(), err: err.message }, 'goods not loaded into redis yet');
-    return row.stockCount;
-  });
+  const available = await loadIntoRedis(deps, row).then(
+    (loaded) => loaded.available,
+    (err: Error) => {
+      deps.logger.warn({ goodsId: row.id.toString(), err: err.message }, 'goods not loaded into redis yet');
+      return row.stockCount;
+    },
+  );
   return view(row, available);
 }
 
@@ -120,7 +134,7 @@ async function findRow(deps: Deps, id: string): Promise<GoodsRow> {
 async function liveStock(deps: Deps, rows: GoodsRow[]): Promise<number[]> {
   if (rows.length === 0) return [];
   const values = await Promise.all(rows.map((row) => deps.redis.get(deps.keys.forGoods(row.id.toString()).stock)));
-  return Promise.all(rows.map(async (row, i) => (values[i] == null ? loadIntoRedis(deps, row) : Number(values[i]))));
+  return Promise.all(rows.map(async (row, i) => (values[i] == null ? (await loadIntoRedis(deps, row)).available : Number(values[i]))));
 }
 
 export async function getGoods(deps: Deps, id: string): Promise<GoodsView> {
@@ -140,15 +154,15 @@ export async function listGoodsOnSale(deps: Deps, now = new Date()): Promise<Goo
 }
 
 /**
- * Make sure a goods is loaded into Redis (after a flush or restart). Returns false when the
- * goods does not exist in MySQL.
+ * Make sure a goods is loaded into Redis (after a flush or restart, or after its keys of an
+ * ended sale expired): `missing` when the goods does not exist in MySQL, `ended` when its sale
+ * is over (nothing is loaded then).
  */
-export async function ensureGoodsLoaded(deps: Deps, id: string): Promise<boolean> {
+export async function ensureGoodsLoaded(deps: Deps, id: string): Promise<'loaded' | 'missing' | 'ended'> {
   const goodsId = parseGoodsId(id);
   const row = goodsId === undefined ? null : await deps.prisma.seckillGoods.findUnique({ where: { id: goodsId } });
-  if (!row) return false;
-  await loadIntoRedis(deps, row);
-  return true;
+  if (!row) return 'missing';
+  return (await loadIntoRedis(deps, row)).ended ? 'ended' : 'loaded';
 }
 
 /** Reload every goods whose sale has not ended (sweeper; start-up). */

@@ -6,6 +6,7 @@ import { goodsIdOfOrder } from './order-id.js';
 import { Transition } from './transition-codes.js';
 import { type RecordedPayment, orderTransitions } from './transitions.js';
 import { requestLateRefund } from '../payments/refund.js';
+import { relistGoods } from '../goods/retire.js';
 
 export type PaymentOutcome = 'paid' | 'duplicate' | 'amount-mismatch' | 'paid-after-close' | 'failed-payment' | 'unknown-order';
 
@@ -61,6 +62,9 @@ export async function applyPayment(deps: CoreDeps, fields: PaymentFields, again 
   if (!live) return applyToFinalOrder(deps, orderId, payment);
 
   const order = orderTransitions(deps, orderId, live.goodsId);
+  // a payment after close reaches the outbox of a sale that may be over and retired: back in
+  // live-goods first, so the persister drains it (retire.ts)
+  if (live.status === 'CLOSED') await relistGoods(deps, live.goodsId);
   const code = await order.markPaid(recorded(payment), lateReason(payment), live.userId);
   switch (code) {
     case Transition.Done:
@@ -79,7 +83,9 @@ export async function applyPayment(deps: CoreDeps, fields: PaymentFields, again 
       if (again) return applyPayment(deps, fields, false);
       throw new Error(`order ${orderId} changed twice while its wrong-amount payment was recorded; the job retries`);
     case Transition.IsClosed:
-      // recorded on the order with a PAID_AFTER_CLOSE review by markPaid itself
+      // recorded on the order with a PAID_AFTER_CLOSE review by markPaid itself (closed since
+      // it was read above: listed again now)
+      if (live.status !== 'CLOSED') await relistGoods(deps, live.goodsId);
       deps.metrics.ordersToReview.inc({ kind: 'PAID_AFTER_CLOSE' });
       log.warn(lateReason(payment));
       await requestLateRefund(deps, { orderId, transactionId: payment.transactionId, totalFee: payment.totalFee });

@@ -37,8 +37,8 @@ const SOLD_OUT_FROM_MEMORY = refusalError(SOLD_OUT);
 /**
  * Grab one unit: the reserveOrder script does every check and the stock change atomically, and
  * in the same step queues the order's timer request, which the workers' timer pump turns into
- * the delayed job `timeout-<orderId>` (src/workers/timer-pump.ts). One Redis round trip; nothing
- * else happens on the request path, and no crash can separate an order from its timer.
+ * the delayed job `timeout-<orderId>` (src/workers/timer-pump.ts). One Redis round trip (two for
+ * the grab that finds the timers list empty), and no crash can separate an order from its timer.
  */
 export async function reserveOrder(
   deps: CoreDeps,
@@ -61,8 +61,13 @@ export async function reserveOrder(
   let reply = await attempt(orderId);
   for (let retries = 0; retries < 3; retries += 1) {
     if (reply[0] === Transition.GoodsNotLoaded) {
-      // first grab after a Redis flush/restart, or goods unknown
-      if (!(await ensureGoodsLoaded(deps, goodsId))) throw goodsNotFound(goodsId);
+      // first grab after a Redis flush/restart, or goods unknown, or a retired sale's keys expired
+      const loaded = await ensureGoodsLoaded(deps, goodsId);
+      if (loaded === 'missing') throw goodsNotFound(goodsId);
+      if (loaded === 'ended') {
+        reply = [Transition.NotOnSale, 0, 0, 0, 0];
+        break;
+      }
     } else if (reply[0] !== Transition.OrderIdTaken) {
       break;
     }
@@ -70,7 +75,7 @@ export async function reserveOrder(
     orderId = ids.next(goodsId);
     reply = await attempt(orderId);
   }
-  const [code, createTime, deadline, money] = reply;
+  const [code, createTime, deadline, money, timersQueued] = reply;
   if (code !== Transition.Done) {
     if (code === Transition.SoldOut) deps.soldOut?.remember(goodsId, deadline); // (the sale's end, for SoldOut)
     const refusal = REFUSALS[code];
@@ -79,6 +84,9 @@ export async function reserveOrder(
     if (code === Transition.GoodsNotLoaded) throw goodsNotFound(goodsId);
     throw new Error(`reserveOrder returned unexpected code ${code}`);
   }
+  // the first request in an empty timers list: tell the pump this goods has work (a missed add,
+  // e.g. a crash right here, is caught by the pump's periodic walk over every live goods)
+  if (timersQueued === 1) await deps.redis.sadd(deps.keys.timerGoods, goodsId);
   deps.metrics.ordersReserved.inc();
   return {
     orderId,

@@ -102,6 +102,11 @@ export function startPersister(deps: Deps, opts: PersisterOptions): Persister {
     const lag = await readOutboxLag(deps);
     deps.metrics.outboxDepthTotal.set(lag.depth);
     deps.metrics.outboxOldestAgeTotal.set(lag.oldestAgeMs / 1000);
+    // only live goods keep a series (and a retry state): a retired goods' would stay for ever
+    deps.metrics.outboxDepth.reset();
+    deps.metrics.outboxOldestAge.reset();
+    const live = new Set(lag.goods.map((g) => g.goodsId));
+    for (const goodsId of states.keys()) if (!live.has(goodsId)) states.delete(goodsId);
     for (const g of lag.goods) {
       deps.metrics.outboxDepth.set({ goods_id: g.goodsId }, g.depth);
       deps.metrics.outboxOldestAge.set({ goods_id: g.goodsId }, g.oldestAgeMs / 1000);

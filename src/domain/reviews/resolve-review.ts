@@ -5,6 +5,7 @@ import { readLiveOrder } from '../orders/order-view.js';
 import { Transition } from '../orders/transition-codes.js';
 import type { ReviewOutcome } from '../outbox/outbox-record.js';
 import { reviewNotFound } from './reviews.js';
+import { relistGoods } from '../goods/retire.js';
 
 export const REVIEW_OUTCOMES = ['RESTOCK', 'SOLD', 'REFUNDED'] as const satisfies readonly ReviewOutcome[];
 
@@ -32,6 +33,9 @@ export async function resolveReview(deps: CoreDeps, orderId: string, outcome: Re
   const now = new Date();
   if (live) {
     const k = deps.keys.forGoods(live.goodsId);
+    // a final order's review resolved after its sale was retired: back in live-goods first, so
+    // the persister drains the outbox entry this writes (retire.ts)
+    if (live.status === 'CLOSED' || live.status === 'PAID') await relistGoods(deps, live.goodsId);
     const code = await deps.redis.resolveReview(k.order(orderId), k.stock, k.held, k.buyer(live.userId), k.outbox, k.paidPending, outcome, deps.keys.restockChannel);
     switch (code) {
       case Transition.Done:

@@ -23,6 +23,8 @@ export interface GoodsKeys {
   soldAcks: string;
   /** the persister's lease on this goods' outbox (holder id, expires) */
   persisterLease: string;
+  /** where the sweeper's walk over this goods' overdue orders goes on next time (an offset) */
+  sweepCursor: string;
   /** prefix of the order hashes (for scripts handed many order ids) */
   orderPrefix: string;
   order(orderId: string): string;
@@ -33,8 +35,18 @@ export interface GoodsKeys {
 
 export interface KeySpace {
   forGoods(goodsId: string): GoodsKeys;
-  /** set of goods ids loaded into Redis (the sweeper walks it) */
+  /**
+   * set of goods ids whose sale is live or still has orders in flight (the sweeper, the
+   * persister and the timer pump's safety walk visit it); a goods leaves it once its sale is
+   * over and nothing is in flight (src/domain/goods/retire.ts)
+   */
   liveGoods: string;
+  /**
+   * set of goods ids whose timers list has requests waiting: a grab that finds the list empty
+   * adds its goods, the timer pump takes goods out before draining them, so a pump pass visits
+   * only goods with work (src/workers/timer-pump.ts)
+   */
+  timerGoods: string;
   /** counter that hands out order-id node numbers */
   nodeSequence: string;
   /**
@@ -58,6 +70,7 @@ export function keySpace(prefix: string): KeySpace {
         paidPending: `${base}:paid-pending`,
         soldAcks: `${base}:sold-acks`,
         persisterLease: `${base}:persister-lease`,
+        sweepCursor: `${base}:sweep-cursor`,
         orderPrefix: `${base}:order:`,
         order: (orderId) => `${base}:order:${orderId}`,
         buyer: (userId) => `${base}:buyer:${userId}`,
@@ -65,6 +78,7 @@ export function keySpace(prefix: string): KeySpace {
       };
     },
     liveGoods: `${prefix}:live-goods`,
+    timerGoods: `${prefix}:timer-goods`,
     nodeSequence: `${prefix}:order-id-node`,
     restockChannel: `${prefix}:restock`,
   };

@@ -9,7 +9,7 @@ import type { Transition } from '../../domain/orders/transition-codes.js';
  * File names follow BullMQ's `verbNoun-<numKeys>.lua`, so the key count comes from the name.
  */
 
-type ReserveReply = [code: Transition, createTime: number, deadline: number, money: number];
+type ReserveReply = [code: Transition, createTime: number, deadline: number, money: number, timersQueued: number];
 type LoadReply = [code: Transition, available: number];
 
 declare module 'ioredis' {
@@ -43,6 +43,10 @@ declare module 'ioredis' {
     endPay(order: string, reachedWeChat: '0' | '1'): Result<Transition, Context>;
     getCloseDelay(order: string, minAgeMs: number): Result<[waitMs: number, reason: 0 | 1 | 2], Context>;
     releaseLease(lease: string, holder: string): Result<number, Context>;
+    retireGoods(
+      goods: string, stock: string, held: string, timers: string, outbox: string, paidPending: string, soldAcks: string, sweepCursor: string,
+      ttlSeconds: number,
+    ): Result<number, Context>;
   }
 }
 

@@ -15,10 +15,17 @@
   ARGV[1] title   ARGV[2] price   ARGV[3] startMs   ARGV[4] endMs   ARGV[5] durable stock count
   ARGV[6] the generation read before the durable count ('' when unknown: load only if live)
 
+  A sale that has ended (by Redis's clock, the one the grab judges by) is not loaded at all:
+  nothing can be grabbed any more, and its keys, once retired (retireGoods), must not come back
+  without an expiry.
+
   Returns {code, available}
    1 stock loaded    0 stock was already live (goods fields refreshed)
+  -2 the sale has ended: nothing written
   -6 stock not live and the durable count may be stale: read the generation, then MySQL, again
 ]]
+--- @include "serverTime"
+if serverTimeMs() >= tonumber(ARGV[4]) then return {-2, 0} end
 redis.call('HSET', KEYS[1], 'title', ARGV[1], 'price', ARGV[2], 'startMs', ARGV[3], 'endMs', ARGV[4])
 local current = redis.call('GET', KEYS[2])
 if current then return {0, tonumber(current)} end

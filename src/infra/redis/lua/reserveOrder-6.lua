@@ -12,8 +12,10 @@
 
   ARGV[1] orderId   ARGV[2] userId   ARGV[3] goodsId   ARGV[4] payment window ms
 
-  Returns {code, createTime ms, deadline ms, money}
-   1 reserved
+  Returns {code, createTime ms, deadline ms, money, timer requests queued}
+   1 reserved (the fifth value is the timers list's length after the push: 1 means it was
+     empty, and the caller adds the goods to the timer pump's set of goods with requests; a
+     global set lives in another Cluster slot, so this script cannot)
   -1 goods (or its stock counter) not in Redis: the caller loads it from MySQL and retries
   -2 not on sale (outside its window)
   -3 buyer already has an active order for this goods
@@ -39,5 +41,5 @@ redis.call('HSET', KEYS[4], 'orderId', ARGV[1], 'goodsId', ARGV[3], 'userId', AR
   'money', goods[1], 'status', 'UNPAID', 'createTime', now, 'deadline', deadline)
 redis.call('ZADD', KEYS[3], deadline, ARGV[1])
 redis.call('SET', KEYS[5], ARGV[1])
-redis.call('RPUSH', KEYS[6], ARGV[1] .. ':' .. deadline)
-return {1, now, deadline, tonumber(goods[1])}
+local queued = redis.call('RPUSH', KEYS[6], ARGV[1] .. ':' .. deadline)
+return {1, now, deadline, tonumber(goods[1]), queued}
