@@ -15,16 +15,17 @@
  *      processes: closes/s = N / (last closedAt − T0).
  *  (b) the same N and work, timed by RabbitMQ per-message TTL on a delay queue dead-lettered to a
  *      consumer queue, one consumer process; ratio (a)/(b).
- *  (c) lateness: orders falling due at a steady rate (BENCH_RATE/s for BENCH_RATE_S s), after an
- *      unmeasured warm-up burst; p50/p95/p99 of closedAt − deadline (both stamped by Redis in the
- *      order hash).
+ *  (c) lateness: orders falling due at steady rates (each of BENCH_RATES/s for BENCH_RATE_S s:
+ *      200/s, then the 1,000/s steady section), each after an unmeasured warm-up burst;
+ *      p50/p95/p99 of closedAt − deadline (both stamped by Redis in the order hash).
  *  (d) head-of-line: one order with a 20 s window, then 100 with 1 s: lateness of the short ones,
  *      ours (BullMQ delayed jobs) and the original's (TTL only expires at the queue head).
  * The drains run back to back (fresh processes each), so ours and the original's see the same
  * machine; then (c) and (d) on fresh processes. Every drain checks the outcome: all N CLOSED in
  * Redis and MySQL, each closed exactly once in the sandbox's ledger, stock back to N.
  *
- * Environment: BENCH_N (20000), BENCH_WORKERS ("1,2"), BENCH_RATE (200), BENCH_RATE_S (20),
+ * Environment: BENCH_N (20000), BENCH_WORKERS ("1,2"), BENCH_RATES ("200,1000"; BENCH_RATE, one
+ * rate, is still read), BENCH_RATE_S (20),
  * BENCH_WARMUP_S (3: an unmeasured burst of rate × this many orders before (c)),
  * BENCH_SECTIONS ("drain,original,lateness,hol"), BENCH_LOG_LEVEL (info: what production runs),
  * BENCH_PROFILE=1 (V8 CPU profiles of the worker / consumer processes, in the log directory),
@@ -66,7 +67,7 @@ const SECTIONS = ['drain', 'original', 'lateness', 'hol'] as const;
 const options = {
   n: intEnv('BENCH_N', 20_000),
   workers: (process.env.BENCH_WORKERS ?? '1,2').split(',').map((s) => Number(s.trim())).filter((w) => Number.isInteger(w) && w > 0),
-  rate: intEnv('BENCH_RATE', 200),
+  rates: (process.env.BENCH_RATES ?? process.env.BENCH_RATE ?? '200,1000').split(',').map((s) => Number(s.trim())).filter((r) => Number.isInteger(r) && r > 0),
   rateSeconds: intEnv('BENCH_RATE_S', 20),
   warmupS: Number(process.env.BENCH_WARMUP_S ?? 3),
   sections: new Set((process.env.BENCH_SECTIONS ?? SECTIONS.join(',')).split(',').map((s) => s.trim())),
@@ -80,6 +81,8 @@ for (const s of options.sections) if (!(SECTIONS as readonly string[]).includes(
 
 const TARGET_ORIGINAL_RATIO = 1.5; // (a) with 2 processes ≥ 1.5 × (b), the outbox issue's target
 const TARGET_P99_MS = 250;
+/** issue 16: at 1,000 orders/s falling due (2 workers) the close lateness p99 target is tighter */
+const targetP99At = (rate: number) => (rate >= 1_000 ? 100 : TARGET_P99_MS);
 
 const id = randomBytes(4).toString('hex');
 const silent = pino({ level: 'silent' });
@@ -315,11 +318,11 @@ async function main(): Promise<void> {
      * days, and a fresh process's first seconds (MySQL and WeChat pools filling, JIT, Prisma's
      * first plans) are not its steady state; they are reported apart.
      */
-    const steadyLateness = async (procs: Child[]): Promise<LatenessFigures> => {
-      const label = `steady-${procs.length}p`;
+    const steadyLateness = async (procs: Child[], rate: number): Promise<LatenessFigures> => {
+      const label = `steady-${procs.length}p-${rate}`;
       await resetSandbox();
-      const warmN = Math.round(options.rate * options.warmupS);
-      const total = options.rate * options.rateSeconds;
+      const warmN = Math.round(rate * options.warmupS);
+      const total = rate * options.rateSeconds;
       const goodsId = await goods(label, warmN + total);
       const warm = planOrders(ids, goodsId, `${label}-warm`, new Array<number>(warmN).fill(0));
       const orders = planOrders(ids, goodsId, label, new Array<number>(total).fill(0));
@@ -332,7 +335,7 @@ async function main(): Promise<void> {
         cold = lateness(await readClosed(redis, keys, goodsId, warm));
       }
       const T1 = Date.now() + 2_000;
-      orders.forEach((o, i) => (o.due = T1 + Math.round((i * 1000) / options.rate)));
+      orders.forEach((o, i) => (o.due = T1 + Math.round((i * 1000) / rate)));
       await reserveAll(redis, keys, goodsId, orders);
       await waitForTimers(redis, closeQueue, keys.forGoods(goodsId).timers, orders.length);
       if (Date.now() > T1) say(`warning: ${label} set-up ended ${Date.now() - T1} ms after the first deadline`);
@@ -341,9 +344,9 @@ async function main(): Promise<void> {
       const closed = await readClosed(redis, keys, goodsId, orders);
       await expectAllClosed(goodsId, [...warm, ...orders]);
       if (process.env.BENCH_DUMP) writeFileSync(`${process.env.BENCH_DUMP}-${procs.length}p.json`, JSON.stringify(closed));
-      const figures = { timer: 'bullmq', processes: procs.length, rate: options.rate, ...lateness(closed) };
+      const figures = { timer: 'bullmq', processes: procs.length, rate, ...lateness(closed) };
       const warmNote = cold ? ` (after a warm-up burst of ${warmN} due at once: p50 ${cold.p50} ms, max ${cold.max} ms)` : '';
-      say(`${label}: lateness over ${total} orders at ${options.rate}/s: p50 ${figures.p50} ms, p95 ${figures.p95} ms, p99 ${figures.p99} ms, max ${figures.max} ms${warmNote}`);
+      say(`${label}: lateness over ${total} orders at ${rate}/s: p50 ${figures.p50} ms, p95 ${figures.p95} ms, p99 ${figures.p99} ms, max ${figures.max} ms${warmNote}`);
       return figures;
     };
 
@@ -422,7 +425,7 @@ async function main(): Promise<void> {
         const withHol = options.sections.has('hol') && i === 0;
         if (!options.sections.has('lateness') && !withHol) continue;
         const procs = await startWorkers(count, 'late');
-        if (options.sections.has('lateness')) steady.push(await steadyLateness(procs));
+        if (options.sections.has('lateness')) for (const rate of options.rates) steady.push(await steadyLateness(procs, rate));
         if (withHol) hol.push(await headOfLine('bullmq'));
         for (const p of procs) await stopChild(p);
       }
@@ -474,8 +477,8 @@ function report(drains: DrainFigures[], steady: LatenessFigures[], hol: Lateness
   if (steady.length) {
     console.log(`\n(c) lateness (closedAt − deadline) of orders falling due at a steady rate`);
     table(
-      ['procs', 'rate/s', 'orders', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', `p99 ≤ ${TARGET_P99_MS}`],
-      steady.map((s) => [String(s.processes), String(s.rate), String(s.n), String(s.p50), String(s.p95), String(s.p99), String(s.max), s.p99 <= TARGET_P99_MS ? 'met' : 'NOT met']),
+      ['procs', 'rate/s', 'orders', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'target p99'],
+      steady.map((s) => [String(s.processes), String(s.rate), String(s.n), String(s.p50), String(s.p95), String(s.p99), String(s.max), `≤ ${targetP99At(s.rate)} ms: ${s.p99 <= targetP99At(s.rate) ? 'met' : 'NOT met'}`]),
     );
   }
   if (hol.length) {
