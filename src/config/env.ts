@@ -1,6 +1,6 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { unsafeSettings } from './production-safety.js';
-import { type RedisClusterTarget, hashTagSpan, isClusterUrl, parseClusterUrl } from './redis-target.js';
+import { type RedisClusterTarget, type RedisTls, hashTagSpan, isClusterUrl, parseClusterUrl } from './redis-target.js';
 import { z } from 'zod';
 
 /**
@@ -43,6 +43,8 @@ const baseSchema = z.object({
         const problem = redisUrlProblem(value);
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       }),
+    // PEM: the CA to trust for rediss:// or rediss+cluster:// instead of the system's
+    REDIS_TLS_CA_FILE: z.string().min(1).optional(),
     DATABASE_URL: url(['mysql:', 'mariadb:']).default('mysql://root@127.0.0.1:3306/seckill'),
     AMQP_URL: url(['amqp:', 'amqps:']).default('amqp://guest:guest@127.0.0.1:5672'),
     ORDER_TIMEOUT_MS: positiveInt.default(1_800_000),
@@ -110,6 +112,12 @@ const schema = baseSchema.superRefine((env, ctx) => {
         message: 'must be >= 300000 when WECHAT_PAY_BASE_URL is WeChat Pay (closeorder is refused within 5 minutes)',
       });
     }
+    if (env.REDIS_TLS_CA_FILE) {
+      if (!readable(env.REDIS_TLS_CA_FILE)) ctx.addIssue({ code: 'custom', path: ['REDIS_TLS_CA_FILE'], message: 'cannot read this file (the CA certificate to trust for Redis TLS, PEM)' });
+      else if (!readFileSync(env.REDIS_TLS_CA_FILE, 'utf8').includes('-----BEGIN CERTIFICATE-----')) ctx.addIssue({ code: 'custom', path: ['REDIS_TLS_CA_FILE'], message: 'is not a PEM certificate (no -----BEGIN CERTIFICATE----- line)' });
+      const lower = env.REDIS_URL.toLowerCase();
+      if (!lower.startsWith('rediss://') && !lower.startsWith('rediss+cluster://')) ctx.addIssue({ code: 'custom', path: ['REDIS_TLS_CA_FILE'], message: 'is only used with TLS: REDIS_URL must be rediss://… or rediss+cluster://…' });
+    }
     if (env.WECHAT_CERT_P12 && !readable(env.WECHAT_CERT_P12)) {
       ctx.addIssue({ code: 'custom', path: ['WECHAT_CERT_P12'], message: 'cannot read this file (the merchant API certificate, PKCS#12)' });
     }
@@ -135,7 +143,17 @@ function redisUrlProblem(value: string): string | undefined {
     return 'problem' in parsed ? parsed.problem : undefined;
   }
   if (url(['redis:', 'rediss:']).safeParse(value).success) return undefined;
-  return 'must be a URL with protocol redis: or rediss:, or redis+cluster://host:port,host:port for a Redis Cluster';
+  return 'must be a URL with protocol redis: or rediss:, or redis+cluster://host:port,host:port (rediss+cluster:// with TLS) for a Redis Cluster';
+}
+
+/** The cluster REDIS_URL names (if any) and its TLS trust, with REDIS_TLS_CA_FILE read once. */
+function redisTargetOf(env: ParsedEnv): { redisCluster?: RedisClusterTarget; redisTls?: RedisTls } {
+  const lower = env.REDIS_URL.toLowerCase();
+  const tls: RedisTls | undefined =
+    lower.startsWith('rediss://') || lower.startsWith('rediss+cluster://') ? (env.REDIS_TLS_CA_FILE ? { ca: readFileSync(env.REDIS_TLS_CA_FILE, 'utf8') } : {}) : undefined;
+  if (!isClusterUrl(env.REDIS_URL)) return tls ? { redisTls: tls } : {};
+  const cluster = parseClusterUrl(env.REDIS_URL) as RedisClusterTarget;
+  return { redisCluster: { ...cluster, ...(tls ? { tls } : {}) }, ...(tls ? { redisTls: tls } : {}) };
 }
 
 /** What a cluster (or sharded queues) asks of QUEUE_PREFIX (design §9). */
@@ -187,8 +205,10 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly redisUrl: string;
-  /** REDIS_URL named a Redis Cluster (redis+cluster://…): its seed nodes and credentials */
+  /** REDIS_URL named a Redis Cluster (redis+cluster://… or rediss+cluster://…): its seed nodes, credentials and TLS */
   readonly redisCluster?: RedisClusterTarget;
+  /** REDIS_URL is TLS (rediss://, rediss+cluster://): what to trust */
+  readonly redisTls?: RedisTls;
   readonly databaseUrl: string;
   readonly amqpUrl: string;
   readonly orderTimeoutMs: number;
@@ -283,7 +303,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     port: env.PORT,
     host: env.HOST,
     redisUrl: env.REDIS_URL,
-    ...(isClusterUrl(env.REDIS_URL) ? { redisCluster: parseClusterUrl(env.REDIS_URL) as RedisClusterTarget } : {}),
+    ...redisTargetOf(env),
     databaseUrl: env.DATABASE_URL,
     amqpUrl: env.AMQP_URL,
     orderTimeoutMs: env.ORDER_TIMEOUT_MS,

@@ -1,28 +1,41 @@
 /**
  * What REDIS_URL names: one Redis (`redis://…`, `rediss://…`, as ioredis reads them) or a Redis
  * Cluster, written `redis+cluster://[user:password@]host:port[,host:port…]` — the seed nodes
- * (any masters or replicas of the one cluster; the client learns the rest from them). One
- * variable rather than a second list beside it, so a process cannot be half-configured for both.
- * TLS to a cluster is not supported (yet): plain TCP only.
+ * (any masters or replicas of the one cluster; the client learns the rest from them) — or
+ * `rediss+cluster://…` for TLS to every node (managed clusters usually require it). One variable
+ * rather than a second list beside it, so a process cannot be half-configured for both.
+ * REDIS_TLS_CA_FILE names the CA to trust instead of the system's, for either TLS form.
  */
 export interface ClusterNodeAddress {
   readonly host: string;
   readonly port: number;
 }
 
+/** TLS to Redis: `ca` (PEM) replaces the system's trusted CAs when REDIS_TLS_CA_FILE is set. */
+export interface RedisTls {
+  readonly ca?: string;
+}
+
 export interface RedisClusterTarget {
   readonly nodes: readonly ClusterNodeAddress[];
   readonly username?: string;
   readonly password?: string;
+  /** rediss+cluster://: TLS to every node */
+  readonly tls?: RedisTls;
 }
 
 export const CLUSTER_SCHEME = 'redis+cluster:';
+export const TLS_CLUSTER_SCHEME = 'rediss+cluster:';
 
-export const isClusterUrl = (url: string): boolean => url.toLowerCase().startsWith(`${CLUSTER_SCHEME}//`);
+const clusterSchemeOf = (url: string): string | undefined =>
+  [CLUSTER_SCHEME, TLS_CLUSTER_SCHEME].find((scheme) => url.toLowerCase().startsWith(`${scheme}//`));
 
-/** Parse a `redis+cluster://` URL; returns a problem (for the configuration's message) or the target. */
+export const isClusterUrl = (url: string): boolean => clusterSchemeOf(url) !== undefined;
+
+/** Parse a `redis+cluster://` or `rediss+cluster://` URL; returns a problem (for the configuration's message) or the target. */
 export function parseClusterUrl(url: string): RedisClusterTarget | { problem: string } {
-  const rest = url.slice(CLUSTER_SCHEME.length + 2).replace(/\/+$/, '');
+  const scheme = clusterSchemeOf(url) ?? CLUSTER_SCHEME;
+  const rest = url.slice(scheme.length + 2).replace(/\/+$/, '');
   const at = rest.lastIndexOf('@');
   const auth = at >= 0 ? rest.slice(0, at) : '';
   const hosts = at >= 0 ? rest.slice(at + 1) : rest;
@@ -38,7 +51,7 @@ export function parseClusterUrl(url: string): RedisClusterTarget | { problem: st
   const colon = auth.indexOf(':');
   const username = decodeURIComponent(colon >= 0 ? auth.slice(0, colon) : auth);
   const password = colon >= 0 ? decodeURIComponent(auth.slice(colon + 1)) : '';
-  return { nodes, ...(username ? { username } : {}), ...(password ? { password } : {}) };
+  return { nodes, ...(username ? { username } : {}), ...(password ? { password } : {}), ...(scheme === TLS_CLUSTER_SCHEME ? { tls: {} } : {}) };
 }
 
 /** `host:port` of a node, as messages name it. */

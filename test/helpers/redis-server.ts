@@ -35,11 +35,11 @@ export async function freePort(): Promise<number> {
  * `exited` says whether the process already died, so a crash at start-up fails at once. A fresh
  * client per attempt: a client whose connect failed does not reliably connect again.
  */
-export async function waitUntilServing(port: number, exited: () => boolean, timeoutMs = 5_000): Promise<void> {
+export async function waitUntilServing(port: number, exited: () => boolean, timeoutMs = 5_000, tls?: { ca: string }): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (exited()) throw new Error(`redis-server on ${port} exited while starting`);
-    const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const probe = new Redis({ host: '127.0.0.1', port, ...(tls ? { tls } : {}), lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => undefined);
     try {
       await probe.connect();

@@ -1,5 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { RedisClusterTarget } from '../../config/redis-target.js';
+import type { RedisClusterTarget, RedisTls } from '../../config/redis-target.js';
 import type { Logger } from '../logger.js';
 import { defineScripts } from './scripts.js';
 
@@ -15,6 +15,8 @@ export type RedisClient = Redis | Cluster;
 export interface RedisTarget {
   redisUrl: string;
   redisCluster?: RedisClusterTarget | undefined;
+  /** rediss:// (one Redis): the CA to trust instead of the system's (REDIS_TLS_CA_FILE) */
+  redisTls?: RedisTls | undefined;
 }
 
 /**
@@ -26,8 +28,10 @@ export interface RedisTarget {
  *   (one write and one read for many concurrent requests). For our own commands only: BullMQ
  *   gets a connection without it.
  */
-export function createRedis(url: string, role: RedisRole, logger: Logger, name: string = role, autoPipelining = false): Redis {
+export function createRedis(url: string, role: RedisRole, logger: Logger, name: string = role, autoPipelining = false, tls?: RedisTls): Redis {
   const redis = new Redis(url, {
+    // rediss:// alone means TLS with the system's CAs; an explicit object adds REDIS_TLS_CA_FILE's
+    ...(tls?.ca ? { tls: { ca: tls.ca } } : {}),
     enableAutoPipelining: autoPipelining,
     connectionName: `seckill-${name}`,
     maxRetriesPerRequest: role === 'worker' ? null : 1,
@@ -43,15 +47,19 @@ export function createRedis(url: string, role: RedisRole, logger: Logger, name: 
  * found again through MOVED and the periodic slots refresh).
  */
 export function createRedisClient(target: RedisTarget, role: RedisRole, logger: Logger, name: string = role, autoPipelining = false): RedisClient {
-  if (!target.redisCluster) return createRedis(target.redisUrl, role, logger, name, autoPipelining);
-  const { nodes, username, password } = target.redisCluster;
+  if (!target.redisCluster) return createRedis(target.redisUrl, role, logger, name, autoPipelining, target.redisTls);
+  const { nodes, username, password, tls } = target.redisCluster;
   const cluster = new Cluster(
     nodes.map((node) => ({ host: node.host, port: node.port })),
     {
       enableAutoPipelining: autoPipelining,
       enableOfflineQueue: role === 'worker',
       clusterRetryStrategy: (times) => Math.min(times * 200, 2_000),
+      // TLS: connect to the names given (no lookup first), so a certificate issued for a host
+      // name is checked against that name (what ioredis documents for managed TLS clusters)
+      ...(tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
       redisOptions: {
+        ...(tls ? { tls: { ...tls } } : {}),
         connectionName: `seckill-${name}`,
         maxRetriesPerRequest: role === 'worker' ? null : 1,
         ...(username ? { username } : {}),

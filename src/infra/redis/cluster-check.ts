@@ -23,6 +23,7 @@ async function inspect(node: ClusterNodeAddress, target: RedisClusterTarget, tim
     port: node.port,
     ...(target.username ? { username: target.username } : {}),
     ...(target.password ? { password: target.password } : {}),
+    ...(target.tls ? { tls: { ...target.tls } } : {}),
     lazyConnect: true,
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,
@@ -62,7 +63,7 @@ export async function clusterProblems(target: RedisClusterTarget, timeoutMs = 2_
   const unreachable = reports.filter((r) => r.error !== undefined);
   if (unreachable.length) problems.push(`Redis Cluster node(s) not reachable: ${unreachable.map((r) => `${nodeName(r.node)} (${r.error})`).join(', ')}`);
   const standalone = reports.filter((r) => r.clusterEnabled === false);
-  if (standalone.length) problems.push(`not Redis Cluster nodes (cluster_enabled:0): ${standalone.map((r) => nodeName(r.node)).join(', ')}; redis+cluster:// lists nodes started with --cluster-enabled yes`);
+  if (standalone.length) problems.push(`not Redis Cluster nodes (cluster_enabled:0): ${standalone.map((r) => nodeName(r.node)).join(', ')}; redis+cluster:// (or rediss+cluster://) lists nodes started with --cluster-enabled yes`);
   const members = reports.filter((r) => r.clusterEnabled && r.id);
   // one cluster: the first node knows every other one, and each of them knows it
   const first = members[0];
