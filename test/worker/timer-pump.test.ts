@@ -67,6 +67,21 @@ describe('timer pump: only goods with requests', () => {
     }
   }, 20_000);
 
+  it('a grab whose flag for the pump fails still succeeds (201, the order reserved): the walk pumps its request', async () => {
+    const goodsId = await newGoods(s, 5);
+    const sadd = vi.spyOn(core().redis, 'sadd').mockRejectedValueOnce(new Error('Connection is closed.'));
+    try {
+      const order = await grab(s, 'tp-sadd-fails', goodsId);
+      expect(sadd).toHaveBeenCalledTimes(1);
+      expect(await core().redis.sismember(core().keys.timerGoods, goodsId)).toBe(0);
+      expect(await pumpTimers(pumpDeps())).toBe(0);
+      expect(await pumpTimers(pumpDeps(), { walkAll: true })).toBe(1);
+      expect(await closeJobState(s, order.orderId)).not.toBe('gone');
+    } finally {
+      sadd.mockRestore();
+    }
+  });
+
   it('a pass that cannot add the jobs gives the requests back and keeps the goods in the set', async () => {
     const goodsId = await newGoods(s, 5);
     const order = await grab(s, 'tp-fail', goodsId);

@@ -84,9 +84,14 @@ export async function reserveOrder(
     if (code === Transition.GoodsNotLoaded) throw goodsNotFound(goodsId);
     throw new Error(`reserveOrder returned unexpected code ${code}`);
   }
-  // the first request in an empty timers list: tell the pump this goods has work (a missed add,
-  // e.g. a crash right here, is caught by the pump's periodic walk over every live goods)
-  if (timersQueued === 1) await deps.redis.sadd(deps.keys.timerGoods, goodsId);
+  // the first request in an empty timers list: tell the pump this goods has work. The order is
+  // reserved already, so a failed add must not fail the grab: the pump's periodic walk over every
+  // live goods finds the request anyway (as after a crash right here).
+  if (timersQueued === 1) {
+    await deps.redis.sadd(deps.keys.timerGoods, goodsId).catch((err: Error) => {
+      deps.logger.warn({ goodsId, err: err.message }, 'grab: could not flag the timer request for the pump; its periodic walk will find it');
+    });
+  }
   deps.metrics.ordersReserved.inc();
   return {
     orderId,
