@@ -99,10 +99,10 @@ async function finishClose(deps: CoreDeps, req: CloseRequest): Promise<CloseOutc
     return 'nothing-to-do';
   }
   if (code === Transition.Done) {
-    const closed = await order.read();
+    const closed = await order.closedFigures();
     const reason = closed?.closeReason ?? 'TIMEOUT';
     deps.metrics.ordersClosed.inc({ reason });
-    if (closed && reason !== 'USER_CANCEL') deps.metrics.closeLateness.observe(Math.max(0, (closed.closedAt ?? Date.now()) - closed.deadline) / 1000);
+    if (closed && reason !== 'USER_CANCEL') deps.metrics.closeLateness.observe(Math.max(0, closed.closedAt - closed.deadline) / 1000);
     deps.logger.info({ orderId: req.orderId, reason }, 'order closed, unit back on sale');
   }
   return 'closed';
