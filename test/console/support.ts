@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import { eventually } from '../../src/sandbox/testing.js';
 import type { TestSystem } from '../helpers/system.js';
 import { type Order, grab, waitForStatus } from '../payments/support.js';
-import { outboxDrained } from '../worker/support.js';
+import { outboxDrained, reserveWithoutJob } from '../worker/support.js';
 
 /** Steps shared by the console tests (test/console/*.test.ts), through the real API and sandbox. */
 
@@ -46,4 +46,18 @@ export function figure(html: string, goodsId: string, name: string): number {
   const value = new RegExp(`data-figure="${name}">([^<]*)<`).exec(article)?.[1];
   if (value === undefined) throw new Error(`figure ${name} of goods ${goodsId} not on the page`);
   return Number(value);
+}
+
+/**
+ * Orders that closed by their timer, late: reserved with a short window and their timer request
+ * lost (reserveWithoutJob), then closed once overdue by a close job, as the sweeper would do for
+ * a lost timer. Each closes some 100+ ms after its deadline: close lateness to read.
+ */
+export async function lateTimeoutCloses(s: TestSystem, goodsId: string, buyers: string[], windowMs = 100): Promise<string[]> {
+  const orderIds = await Promise.all(buyers.map((buyer) => reserveWithoutJob(s, buyer, goodsId, windowMs)));
+  await new Promise((resolve) => setTimeout(resolve, windowMs + 100));
+  for (const orderId of orderIds) await s.infra.core.queues.closeNow({ orderId, goodsId });
+  for (const [i, orderId] of orderIds.entries()) await waitForStatus(s, buyers[i]!, orderId, 'CLOSED', 10_000);
+  await outboxDrained(s, goodsId);
+  return orderIds;
 }
