@@ -124,7 +124,9 @@ describe.skipIf(skip)(present ? 'operator console in Chromium' : `operator conso
     expect(await page.locator('#notice').textContent()).toMatch(/resolved as\s+RESTOCK; the order is now\s+CLOSED/);
     expect(await figure(page, phone.id, 'available')).toBe(String(before + 1));
     expect(await figure(page, phone.id, 'held-in-review')).toBe('0');
-    expect(await page.locator(`#resolved-reviews tr[data-order-id="${review.orderId}"] [data-outcome]`).textContent()).toBe('RESTOCK');
+    const resolved = page.locator(`#resolved-reviews tr[data-order-id="${review.orderId}"]`);
+    expect(await resolved.locator('[data-outcome]').textContent()).toBe('RESTOCK');
+    expect(await resolved.textContent()).toContain('CLOSED'); // the live order now, before MySQL has it too
     expect(await page.locator(`#open-reviews tr[data-order-id="${review.orderId}"]`).count()).toBe(0);
     expect(await available(s, phone.id)).toBe(before + 1); // the admin API sees the same unit back
     await screenshot(page, 'console-resolved.png');

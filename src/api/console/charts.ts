@@ -21,8 +21,8 @@ interface Bar {
   tone: 'due' | 'pending' | 'late';
 }
 
-/** `unit` follows the value of the tallest bar, written at the top left (the scale: bars start at 0). */
-function barChart(label: string, bars: Bar[], left: string, right: string, unit = ''): string {
+/** `scale` writes the tallest bar's value at the top left (bars start at 0). */
+function barChart(label: string, bars: Bar[], left: string, right: string, scale: (top: number) => string): string {
   const top = Math.max(0, ...bars.map((b) => b.value)) || 1;
   const plot = HEIGHT - AXIS;
   const step = bars.length === 0 ? WIDTH : WIDTH / bars.length;
@@ -36,7 +36,7 @@ function barChart(label: string, bars: Bar[], left: string, right: string, unit 
   return [
     `<svg class="chart" role="img" aria-label="${escapeXml(label)}" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" xmlns="http://www.w3.org/2000/svg">`,
     `<line class="axis" x1="0" y1="${plot}" x2="${WIDTH}" y2="${plot}"/>`,
-    `<text class="tick" x="0" y="10">${escapeXml(`${top}${unit}`)}</text>`,
+    bars.length === 0 ? '' : `<text class="tick" x="0" y="10">${escapeXml(scale(top))}</text>`,
     rects,
     `<text class="tick" x="0" y="${HEIGHT - 2}">${escapeXml(left)}</text>`,
     `<text class="tick" x="${WIDTH}" y="${HEIGHT - 2}" text-anchor="end">${escapeXml(right)}</text>`,
@@ -55,7 +55,7 @@ export function timerChart(t: TimerSchedule): string {
   ];
   const first = t.byMinute[0];
   const last = t.byMinute.at(-1);
-  return barChart('pending close timers by due minute', bars, t.due > 0 ? 'due' : first ? hhmm(first.minute) : '', last ? `${hhmm(last.minute)} UTC` : '', ' timers');
+  return barChart('pending close timers by due minute', bars, t.due > 0 ? 'due' : first ? hhmm(first.minute) : '', last ? `${hhmm(last.minute)} UTC` : '', (top) => `${top} timer${top === 1 ? '' : 's'}`);
 }
 
 /** Lateness of the latest timeout closes, oldest left. */
@@ -63,7 +63,7 @@ export function latenessChart(l: CloseLateness): string {
   const bars = l.samples.map((s) => ({ value: round(s.seconds), tip: `order ${s.orderId}: closed ${round(s.seconds)} s after its deadline (${hhmm(s.closedAt)} UTC)`, tone: 'late' as const }));
   const first = l.samples[0];
   const last = l.samples.at(-1);
-  return barChart('close lateness of recent timeout closes, seconds', bars, first ? hhmm(first.closedAt) : '', last ? `${hhmm(last.closedAt)} UTC` : '', ' s');
+  return barChart('close lateness of recent timeout closes, seconds', bars, first ? hhmm(first.closedAt) : '', last ? `${hhmm(last.closedAt)} UTC` : '', (top) => `${top} s`);
 }
 
 export const round = (seconds: number) => Math.round(seconds * 100) / 100;

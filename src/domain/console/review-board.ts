@@ -17,6 +17,8 @@ export interface ResolvedCard {
   outcome: ReviewOutcome | null;
   resolvedAt: string | null;
   orderStatus: string;
+  /** the order's status in the live sale, when it is still there (MySQL learns a resolution through the outbox) */
+  liveStatus?: string;
 }
 
 export interface ReviewBoard {
@@ -37,12 +39,13 @@ type Deps = Pick<CoreDeps, 'prisma' | 'redis' | 'keys'>;
 export async function readReviewBoard(deps: Deps): Promise<ReviewBoard> {
   const [open, resolvedRows] = await Promise.all([
     listReviews(deps, 'OPEN'),
-    deps.prisma.reviewItem.findMany({ where: { status: 'RESOLVED' }, orderBy: { resolvedAt: 'desc' }, take: RESOLVED_SHOWN, include: { order: { select: { status: true } } } }),
+    deps.prisma.reviewItem.findMany({ where: { status: 'RESOLVED' }, orderBy: { resolvedAt: 'desc' }, take: RESOLVED_SHOWN, include: { order: { select: { status: true, goodsId: true } } } }),
   ]);
   const orderIds = [...new Set(open.map((r) => r.orderId))];
-  const [payments, liveStatuses] = await Promise.all([
+  const [payments, liveStatuses, resolvedLive] = await Promise.all([
     orderIds.length === 0 ? [] : deps.prisma.paymentEvent.findMany({ where: { orderId: { in: orderIds } }, orderBy: { receivedAt: 'asc' } }),
     Promise.all(open.map((r) => deps.redis.hget(deps.keys.forGoods(r.order.goodsId).order(r.orderId), 'status'))),
+    Promise.all(resolvedRows.map((r) => deps.redis.hget(deps.keys.forGoods(r.order.goodsId.toString()).order(r.orderId), 'status'))),
   ]);
   return {
     open: open.map((review, i) => {
@@ -56,12 +59,13 @@ export async function readReviewBoard(deps: Deps): Promise<ReviewBoard> {
         retryable: review.kind === 'CLOSE_FAILED',
       };
     }),
-    resolved: resolvedRows.map((row) => ({
+    resolved: resolvedRows.map((row, i) => ({
       orderId: row.orderId,
       kind: row.kind,
       outcome: row.outcome,
       resolvedAt: row.resolvedAt?.toISOString() ?? null,
       orderStatus: row.order.status,
+      ...(resolvedLive[i] ? { liveStatus: resolvedLive[i] } : {}),
     })),
   };
 }
