@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Second half of `npm run build`: tsc emits only JavaScript, so copy the non-TypeScript
-// assets the compiled code reads at run time (today: every src/**/*.lua, loaded by
-// src/infra/redis/scripts.ts from ./lua next to itself) to the same relative path under dist/.
+// assets the compiled code reads at run time (every src/**/*.lua, loaded by
+// src/infra/redis/scripts.ts from ./lua next to itself; the operator console's templates
+// (*.eta), stylesheet (*.css) and browser script (*.browser.js, never compiled by tsc) read by
+// src/api/console/) to the same relative path under dist/.
 // Mirrors tsconfig.build.json (rootDir src, outDir dist). Stale copies of deleted assets are
 // removed, so dist/ never loads a script that no longer exists in src/.
 import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -11,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const srcDir = join(root, 'src');
 const outDir = join(root, 'dist');
-const ASSET = /\.lua$/;
+const ASSET = /\.(lua|eta|css)$|\.browser\.js$/;
 
 /** Every file under dir whose name matches pattern, as paths relative to dir. */
 function find(dir, pattern, base = dir) {

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import type { Infra } from '../infra/context.js';
+import { consoleRoutes } from './console/console-routes.js';
 import { auth } from './plugins/auth.js';
 import { registerBullBoard } from './plugins/bull-board.js';
 import { docs } from './plugins/docs.js';
@@ -62,5 +63,7 @@ export async function buildApp({ infra, logger }: AppOptions): Promise<FastifyIn
   await app.register(reviewRoutes, { deps });
   await app.register(wechatNotifyRoutes, { deps, publisher: infra.publisher });
   await registerBullBoard(app, infra.core.queues);
+  // the operator console (/admin): HTML over the same domain functions as the admin API
+  await app.register(consoleRoutes, { deps, admin: infra.config.admin });
   return app;
 }
