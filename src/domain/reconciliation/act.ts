@@ -18,7 +18,7 @@ import { recordDifference, settleDifference } from './differences.js';
  * A retryable WeChat failure throws: the run is retried and resumes (differences.ts).
  */
 export class RetryableReconciliationError extends Error {
-  constructor(reason: string) {
+  constructor(readonly reason: string) {
     super(`reconciliation will be retried: ${reason}`);
     this.name = 'RetryableReconciliationError';
   }

@@ -44,7 +44,8 @@ export async function reconcileDay(deps: CoreDeps, billDate: string, options: Ru
     bill = await downloadBill(deps, billDate);
   } catch (err) {
     if (err instanceof RetryableReconciliationError && !options.lastAttempt) return retryLater(deps, billDate, err);
-    if (err instanceof RetryableReconciliationError || err instanceof BillFormatError || err instanceof BillRefusedError) return fail(deps, billDate, err.message);
+    if (err instanceof RetryableReconciliationError) return fail(deps, billDate, `gave up after ${deps.config.reconciliation.attempts} attempts: ${err.reason}`);
+    if (err instanceof BillFormatError || err instanceof BillRefusedError) return fail(deps, billDate, err.message);
     throw err;
   }
 
@@ -54,7 +55,7 @@ export async function reconcileDay(deps: CoreDeps, billDate: string, options: Ru
     for (const row of comparison.missing) await actOnMissingPayment(deps, billDate, row);
   } catch (err) {
     if (err instanceof RetryableReconciliationError && !options.lastAttempt) return retryLater(deps, billDate, err);
-    if (err instanceof RetryableReconciliationError) return fail(deps, billDate, err.message);
+    if (err instanceof RetryableReconciliationError) return fail(deps, billDate, `gave up after ${deps.config.reconciliation.attempts} attempts: ${err.reason}`);
     throw err;
   }
   for (const finding of comparison.reviews) await reviewFinding(deps, billDate, finding);
@@ -75,15 +76,15 @@ async function downloadBill(deps: CoreDeps, billDate: string): Promise<Bill> {
   const { gzip, maxBillBytes } = deps.config.reconciliation;
   const res = await deps.wechat.downloadBill({ billDate, gzip, maxBytes: maxBillBytes });
   deps.metrics.wechatCalls.inc({ api: 'downloadbill', result: res.kind === 'error' ? res.errCode : res.kind });
-  if (res.kind === 'retryable') throw new RetryableReconciliationError(`downloadbill: ${res.reason}`);
+  if (res.kind === 'retryable') throw new RetryableReconciliationError(res.reason.startsWith('downloadbill') ? res.reason : `downloadbill: ${res.reason}`);
   if (res.kind === 'error') throw new BillRefusedError(`downloadbill: ${res.errCode} ${res.errCodeDes}`);
   if (res.kind === 'fatal') throw new BillRefusedError(`downloadbill: ${res.category}: ${res.reason}`);
   if (res.data.noBill) return emptyBill(billDate);
   return parseBill(res.data.text, { billDate, appId: deps.config.wechat.appId, mchId: deps.config.wechat.mchId });
 }
 
-async function retryLater(deps: CoreDeps, billDate: string, err: Error): Promise<never> {
-  await deps.prisma.reconciliation.update({ where: { billDate }, data: { failureReason: `retrying: ${err.message}`.slice(0, 1000) } });
+async function retryLater(deps: CoreDeps, billDate: string, err: RetryableReconciliationError): Promise<never> {
+  await deps.prisma.reconciliation.update({ where: { billDate }, data: { failureReason: `retrying: ${err.reason}`.slice(0, 1000) } });
   deps.metrics.reconciliationRuns.inc({ result: 'retried' });
   deps.logger.warn({ billDate, err: err.message }, 'reconciliation will be retried');
   throw err;

@@ -36,6 +36,8 @@ export class Queues {
   readonly byName: Record<QueueName, Queue>;
   readonly shards: readonly QueueShard[];
 
+  readonly #connection: RedisClient;
+
   constructor(
     connection: RedisClient,
     readonly prefix: string,
@@ -45,6 +47,7 @@ export class Queues {
     /** reconcile-day's retries (config.reconciliation) */
     private readonly reconcileRetry: RetryPolicy = { maxAttempts: 12, backoffMs: 60_000 },
   ) {
+    this.#connection = connection;
     this.shards = Array.from({ length: shardCount }, (_, shard) => {
       const shardPrefixed = shardPrefix(prefix, shard, shardCount);
       const entries = queuesOfShard(shard).map((name) => {
@@ -180,15 +183,23 @@ export class Queues {
   async scheduleReconciliation(job: ReconcileDayJob): Promise<'queued' | 'already-queued' | 'running'> {
     const queue = this.byName.reconciliation;
     const id = jobId.reconcileDay(job.billDate);
-    const existing = await queue.getJob(id);
-    if (existing) {
-      const state = await existing.getState();
-      if (state === 'active') return 'running';
-      if (state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') return 'already-queued';
-      await existing.remove().catch(() => undefined); // completed or failed: run it again
+    // two callers at once would both find no job and both "queue" it (the second add being a
+    // no-op): the one that holds this marker looks and adds, the other is told it is queued
+    const asking = `${this.prefix}:reconciliation:asking:${job.billDate}`;
+    if ((await this.#connection.set(asking, '1', 'PX', 10_000, 'NX')) !== 'OK') return 'already-queued';
+    try {
+      const existing = await queue.getJob(id);
+      if (existing) {
+        const state = await existing.getState();
+        if (state === 'active') return 'running';
+        if (state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') return 'already-queued';
+        await existing.remove().catch(() => undefined); // completed or failed: run it again
+      }
+      await queue.add('reconcile-day', job, { ...defaultJobOptions('reconcile-day', this.reconcileRetry), jobId: id });
+      return 'queued';
+    } finally {
+      await this.#connection.del(asking);
     }
-    await queue.add('reconcile-day', job, { ...defaultJobOptions('reconcile-day', this.reconcileRetry), jobId: id });
-    return 'queued';
   }
 
   /** Store a payment event as its job (id per event: duplicates of one event collapse). */
