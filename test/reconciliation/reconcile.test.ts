@@ -6,6 +6,7 @@ import { type TestSystem, createTestSystem } from '../helpers/system.js';
 import { type Goods, type Order, createGoods, grab, notificationXml, pay, paymentPipelineIdle, postNotify, waitForStatus } from '../payments/support.js';
 import { beijingDate } from '../../src/domain/reconciliation/bill-date.js';
 import { queueYesterday } from '../../src/domain/reconciliation/report.js';
+import { reconcileDay } from '../../src/domain/reconciliation/run.js';
 import { readLiveOrder } from '../../src/domain/orders/order-view.js';
 import { DAY_MS, report, requestRun, runDay, sandboxDaysBack, yesterday } from './support.js';
 
@@ -165,6 +166,33 @@ describe('T+1 reconciliation against the sandbox bill', () => {
     }, 20_000, 100);
     expect(done.differences).toMatchObject([{ kind: 'MISSED_PAYMENT', orderId: missed.orderId, action: 'PAYMENT_APPLIED' }]);
     expect((await live(missed.orderId))?.status).toBe('PAID');
+  });
+
+  it('resumes a run that died between recording a difference and acting on it; the last attempt fails the day', async () => {
+    await sandboxDaysBack(s, 5);
+    await s.sandbox.faults({ dropNotifications: true });
+    const missed = await paidOrder('resume-missed');
+    await s.sandbox.faults({ dropNotifications: false });
+    await sandboxDaysBack(s, 0);
+    const tx = String((await s.sandbox.order(missed.orderId)).body.transaction_id);
+    // what a process killed right after recording the difference leaves behind
+    await prisma().reconciliation.create({ data: { billDate: dayOf(5), status: 'RUNNING', runs: 1, startedAt: new Date() } });
+    await prisma().reconciliationDifference.create({ data: { billDate: dayOf(5), kind: 'MISSED_PAYMENT', ref: tx, orderId: missed.orderId, billFee: missed.money, detail: 'recorded, then the process died' } });
+    expect((await live(missed.orderId))?.status).toBe('UNPAID');
+
+    const day = await runDay(s, dayOf(5));
+    expect(day).toMatchObject({ status: 'SUCCEEDED', runs: 2 });
+    expect(day.differences).toMatchObject([{ kind: 'MISSED_PAYMENT', ref: tx, action: 'PAYMENT_APPLIED', outcome: 'payment path: paid', detail: 'recorded, then the process died' }]);
+    expect((await live(missed.orderId))?.status).toBe('PAID');
+
+    // WeChat failing on the job's last attempt: FAILED, saying so
+    await s.sandbox.faults({ systemErrorRate: { downloadbill: 1 } });
+    try {
+      expect(await reconcileDay(s.workerInfra.core, dayOf(5), { lastAttempt: true })).toBe('failed');
+    } finally {
+      await s.sandbox.faults({ systemErrorRate: 0 });
+    }
+    expect(await report(s, dayOf(5))).toMatchObject({ status: 'FAILED', failureReason: expect.stringMatching(/^gave up after 12 attempts: downloadbill: SYSTEMERROR/) });
   });
 
   it('the admin API: 400 for a future day or one older than three months, 404 before the first run, one run of a day at a time', async () => {

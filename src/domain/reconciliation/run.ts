@@ -30,6 +30,18 @@ export interface RunOptions {
 }
 
 export async function reconcileDay(deps: CoreDeps, billDate: string, options: RunOptions): Promise<RunOutcome> {
+  try {
+    return await runOnce(deps, billDate, options);
+  } catch (err) {
+    // anything else (MySQL down, Redis down, a bug) is retried by the job like a WeChat error;
+    // the last attempt leaves the day FAILED with the reason instead of RUNNING for ever
+    if (!options.lastAttempt || err instanceof RetryableReconciliationError || (err as { code?: string }).code === 'INVALID_INPUT') throw err;
+    await fail(deps, billDate, `gave up after ${deps.config.reconciliation.attempts} attempts: ${(err as Error).message}`).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function runOnce(deps: CoreDeps, billDate: string, options: RunOptions): Promise<RunOutcome> {
   const now = options.now ?? new Date();
   checkBillDate(billDate, now);
   const log = deps.logger.child({ billDate, reconciliation: true });
