@@ -134,6 +134,13 @@ describe('T+1 reconciliation against the sandbox bill', () => {
     expect((await s.sandbox.ledger()).refunds.length).toBe(refundsBefore);
     expect(await differenceCounter('MISSED_PAYMENT')).toBe(metricBefore + 1);
     await s.sandbox.faults({ billTotalFee: {} });
+
+    // a person settles a RECONCILIATION review like any other (the phantom payment: refunded by hand)
+    const listed = await s.app.inject({ method: 'GET', url: '/admin/seckill/reviews', headers: s.admin });
+    expect(listed.json<{ orderId: string; kind: string }[]>().filter((r) => r.kind === 'RECONCILIATION').map((r) => r.orderId).sort()).toEqual([wrong.orderId, phantom.orderId, elsewhere.orderId].sort());
+    const resolved = await s.app.inject({ method: 'POST', url: `/admin/seckill/reviews/${phantom.orderId}/resolve`, headers: s.admin, payload: { outcome: 'REFUNDED' } });
+    expect(resolved.statusCode, resolved.body).toBe(200);
+    expect((await reviews(phantom.orderId)).find((r) => r.kind === 'RECONCILIATION')).toMatchObject({ status: 'RESOLVED', outcome: 'REFUNDED' });
   });
 
   it('a bill that cannot be trusted fails the run with the reason and nothing is acted on; WeChat errors are retried', async () => {
