@@ -11,6 +11,7 @@ import { jsonBody } from './plugins/json-body.js';
 import { goodsRoutes } from './routes/goods.js';
 import { healthRoutes } from './routes/health.js';
 import { orderRoutes } from './routes/orders.js';
+import { reconciliationRoutes } from './routes/reconciliations.js';
 import { reviewRoutes } from './routes/reviews.js';
 import { wechatNotifyRoutes } from './routes/wechat-notify.js';
 import { createOrderIdGenerator } from '../domain/orders/order-id.js';
@@ -61,6 +62,7 @@ export async function buildApp({ infra, logger }: AppOptions): Promise<FastifyIn
   const ids = await createOrderIdGenerator(deps.redis, deps.keys.nodeSequence);
   await app.register(orderRoutes, { deps, ids });
   await app.register(reviewRoutes, { deps });
+  await app.register(reconciliationRoutes, { deps });
   await app.register(wechatNotifyRoutes, { deps, publisher: infra.publisher });
   await registerBullBoard(app, infra.core.queues);
   // the operator console (/admin): HTML over the same domain functions as the admin API

@@ -116,6 +116,16 @@ describe('configuration', () => {
   });
 });
 
+describe('reconciliation settings', () => {
+  it('default to every day at 10:30 Beijing time, gzipped; refuse a time before 10:00 or not HH:MM', () => {
+    expect(loadConfig({}).reconciliation).toEqual({ enabled: true, hour: 10, minute: 30, gzip: true, maxBillBytes: 256 * 1024 * 1024, retryMs: 60_000, attempts: 12 });
+    expect(loadConfig({ RECONCILIATION_AT: '23:05', RECONCILIATION_ENABLED: 'false' }).reconciliation).toMatchObject({ enabled: false, hour: 23, minute: 5 });
+    expect(() => loadConfig({ RECONCILIATION_AT: '09:59' })).toThrow(/RECONCILIATION_AT: must be 10:00 or later/);
+    expect(() => loadConfig({ RECONCILIATION_AT: '10:60' })).toThrow(/RECONCILIATION_AT: must be HH:MM/);
+    expect(() => loadConfig({ RECONCILIATION_MAX_BILL_BYTES: '0' })).toThrow(/RECONCILIATION_MAX_BILL_BYTES/);
+  });
+});
+
 describe('entry points with a bad configuration', () => {
   it('stop with one message naming each bad variable', { timeout: 90_000 }, async () => {
     const { spawnSync } = await import('node:child_process');

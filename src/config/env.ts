@@ -89,6 +89,15 @@ const baseSchema = z.object({
     PERSISTER_LINGER_MS: positiveInt.max(60_000).default(20),
     CLOSE_MAX_ATTEMPTS: positiveInt.max(100).default(8),
     CLOSE_BACKOFF_MS: positiveInt.default(1_000),
+    RECONCILIATION_ENABLED: z.enum(['true', 'false']).default('true'),
+    RECONCILIATION_AT: z
+      .string()
+      .regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, 'must be HH:MM (Beijing time)')
+      .refine((value) => value >= '10:00', "must be 10:00 or later: WeChat's bill of the previous day is ready from about 10:00 Beijing time")
+      .default('10:30'),
+    RECONCILIATION_GZIP: z.enum(['true', 'false']).default('true'),
+    RECONCILIATION_MAX_BILL_BYTES: positiveInt.default(256 * 1024 * 1024),
+    RECONCILIATION_RETRY_MS: positiveInt.default(60_000),
     SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
     SANDBOX_PORT: port.default(3100),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -262,6 +271,20 @@ export interface Config {
     readonly prefetch: number;
     readonly publishTimeoutMs: number;
   };
+  /**
+   * T+1 reconciliation (src/domain/reconciliation): the daily job at `hour:minute` Beijing time
+   * (when enabled) reconciles yesterday; a run that meets a retryable failure tries again after
+   * retryMs, doubling, `attempts` times in all.
+   */
+  readonly reconciliation: {
+    readonly enabled: boolean;
+    readonly hour: number;
+    readonly minute: number;
+    readonly gzip: boolean;
+    readonly maxBillBytes: number;
+    readonly retryMs: number;
+    readonly attempts: number;
+  };
   readonly sandbox: { readonly host: string; readonly port: number; readonly url: string };
   /** NODE_ENV=production or the real WeChat host: unsafe defaults refuse the start, Redis must be durable */
   readonly production: boolean;
@@ -344,6 +367,17 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       deadLetterQueue: env.AMQP_DEAD_LETTER_QUEUE,
       prefetch: env.AMQP_PREFETCH,
       publishTimeoutMs: env.AMQP_PUBLISH_TIMEOUT_MS,
+    },
+    reconciliation: {
+      enabled: env.RECONCILIATION_ENABLED === 'true',
+      hour: Number(env.RECONCILIATION_AT.slice(0, 2)),
+      minute: Number(env.RECONCILIATION_AT.slice(3, 5)),
+      gzip: env.RECONCILIATION_GZIP === 'true',
+      maxBillBytes: env.RECONCILIATION_MAX_BILL_BYTES,
+      retryMs: env.RECONCILIATION_RETRY_MS,
+      // 1 + 2 + … + 2^10 retry delays: about 34 hours at the default 60 s (a bill still
+      // "creating" at 10:30, a WeChat outage) before the run is FAILED for a person
+      attempts: 12,
     },
     sandbox: { host: env.SANDBOX_HOST, port: env.SANDBOX_PORT, url: sandboxUrl },
     warnings,

@@ -39,7 +39,10 @@ export function createInfra(config: Config, logger: Logger, role: RedisRole): In
   const redis = createRedisClient(config, role, logger, role, true);
   const queueRedis = createRedisClient(config, role, logger, `${role}-queues`);
   const prisma = createPrisma(config.databaseUrl, logger);
-  const queues = new Queues(queueRedis, config.queuePrefix, config.close, logger, config.queueShards);
+  const queues = new Queues(queueRedis, config.queuePrefix, config.close, logger, config.queueShards, {
+    maxAttempts: config.reconciliation.attempts,
+    backoffMs: config.reconciliation.retryMs,
+  });
   const amqp = createAmqp(config.amqpUrl, logger, role);
   const publisher = new PaymentPublisher(amqp, config.amqp);
   const cert = config.wechat.certificateFile;

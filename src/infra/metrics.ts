@@ -57,6 +57,10 @@ export function createMetrics(role: MetricsRole) {
     ordersPersisted: new Counter({ name: 'seckill_orders_persisted_total', help: 'Orders written to MySQL by the outbox persister', registers: registers(WORKER) }),
     persisterBatches: new Counter({ name: 'seckill_persister_batches_total', help: 'Outbox batches by result', labelNames: ['result'], registers: registers(WORKER) }),
     outboxSetAside: new Counter({ name: 'seckill_outbox_set_aside_total', help: 'Unreadable outbox entries moved aside for a person', registers: registers(WORKER) }),
+    // T+1 reconciliation (src/domain/reconciliation)
+    reconciliationRuns: new Counter({ name: 'seckill_reconciliation_runs_total', help: 'Reconciliation runs by result: succeeded, failed (bad bill, WeChat refused: see the run), retried', labelNames: ['result'], registers: registers(WORKER) }),
+    reconciliationDifferences: new Counter({ name: 'seckill_reconciliation_differences_total', help: 'Differences between WeChat bills and our records, by kind, each counted once when first found', labelNames: ['kind'], registers: registers(WORKER) }),
+    reconciliationLastSuccess: new Gauge({ name: 'seckill_reconciliation_last_success_timestamp_seconds', help: 'When a reconciliation last succeeded (Unix time; 0: none since this process started and none in MySQL)', registers: registers(WORKER) }),
   };
   return m;
 }

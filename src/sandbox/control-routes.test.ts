@@ -60,9 +60,9 @@ describe('control API', () => {
     });
     const more = await sandbox.faults({ tamper: { orderquery: 'unsigned' } });
     expect(more.systemErrorRate.closeorder).toBe(0.5);
-    expect(more.tamper).toEqual({ unifiedorder: 'none', orderquery: 'unsigned', closeorder: 'none', refund: 'none', refundquery: 'none' });
+    expect(more.tamper).toEqual({ unifiedorder: 'none', orderquery: 'unsigned', closeorder: 'none', refund: 'none', refundquery: 'none', downloadbill: 'none' });
     const refundOnly = await sandbox.faults({ delayMs: { refund: 7 }, systemErrorRate: { refundquery: 1 } });
-    expect(refundOnly.delayMs).toEqual({ unifiedorder: 5, orderquery: 5, closeorder: 5, refund: 7, refundquery: 5 });
+    expect(refundOnly.delayMs).toEqual({ unifiedorder: 5, orderquery: 5, closeorder: 5, refund: 7, refundquery: 5, downloadbill: 5 });
     expect(refundOnly.systemErrorRate).toMatchObject({ closeorder: 0.5, refund: 0, refundquery: 1 });
     await sandbox.reset();
     expect((await sandbox.control('GET', '/sandbox/faults')).body).toEqual({ ...DEFAULT_FAULTS, closeRule: false }); // as started

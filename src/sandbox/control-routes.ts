@@ -17,6 +17,7 @@ import { orderView, type SandboxOrder } from './store.js';
  *   GET  /sandbox/orders/:outTradeNo          one order with its refunds, 404 when unknown
  *   GET  /sandbox/ledger                      {paid, closed, notifications, refunds}
  *   GET  /sandbox/faults, POST /sandbox/faults (partial update; answers the full set)
+ *   GET  /sandbox/clock, POST /sandbox/clock {offset_ms}  the sandbox's clock, shifted (bills of past days)
  *   POST /sandbox/reset                       orders, ledger, faults and pending notifications
  *   GET  /sandbox/health
  *
@@ -40,6 +41,9 @@ const refundSchema = z
     out_refund_no: z.string().regex(/^[0-9A-Za-z_\-|*@]{1,64}$/).optional(),
   })
   .strict();
+
+/** Up to 100 days either way: enough to put activity on any day WeChat keeps a bill of. */
+const clockSchema = z.object({ offset_ms: z.number().int().min(-100 * 86_400_000).max(100 * 86_400_000) }).strict();
 
 export function controlRoutes(core: SandboxCore) {
   return async function register(app: FastifyInstance): Promise<void> {
@@ -72,7 +76,7 @@ export function controlRoutes(core: SandboxCore) {
       if (!order) return conflict(reply, ['ORDERNOTEXIST', 'unknown out_trade_no']);
       if (order.state !== 'NOTPAY') return conflict(reply, ['INVALID_STATE', `order is ${order.state}`]);
       core.store.markPayError(order);
-      return orderView(order, new Date());
+      return orderView(order, core.now());
     });
 
     // The same rules as /secapi/pay/refund, so refundquery, the ledger and later refunds see it.
@@ -81,7 +85,7 @@ export function controlRoutes(core: SandboxCore) {
       if (!input) return reply;
       const order = core.store.get(input.out_trade_no);
       if (!order) return conflict(reply, ['ORDERNOTEXIST', 'unknown out_trade_no']);
-      const now = new Date();
+      const now = core.now();
       const outcome = applyRefund(
         core.store,
         order,
@@ -103,10 +107,18 @@ export function controlRoutes(core: SandboxCore) {
     app.get<{ Params: { outTradeNo: string } }>('/sandbox/orders/:outTradeNo', async (req, reply) => {
       const order = core.store.get(req.params.outTradeNo);
       if (!order) return reply.code(404).send({ code: 'ORDERNOTEXIST', message: 'unknown out_trade_no' });
-      return orderView(order, new Date());
+      return orderView(order, core.now());
     });
 
     app.get('/sandbox/ledger', async () => core.store.ledger());
+
+    app.get('/sandbox/clock', async () => ({ offset_ms: core.clockOffsetMs, now: core.now().toISOString() }));
+    app.post('/sandbox/clock', async (req, reply) => {
+      const input = parse(clockSchema, req.body, reply);
+      if (!input) return reply;
+      core.clockOffsetMs = input.offset_ms;
+      return { offset_ms: core.clockOffsetMs, now: core.now().toISOString() };
+    });
 
     app.get('/sandbox/faults', async () => core.faults);
     app.post('/sandbox/faults', async (req, reply) => {

@@ -31,6 +31,16 @@ export class SandboxCore {
   readonly notifier: Notifier;
   readonly #initialFaults: Faults;
   faults: Faults;
+  /**
+   * The sandbox's clock runs this far from the real one (POST /sandbox/clock): set it a day back
+   * and what is paid, closed or refunded now lands on yesterday, whose bill can then be
+   * downloaded. Notification timing is not affected.
+   */
+  clockOffsetMs = 0;
+
+  now(): Date {
+    return new Date(Date.now() + this.clockOffsetMs);
+  }
 
   constructor(opts: SandboxCoreOptions) {
     this.merchant = opts.merchant;
@@ -53,7 +63,7 @@ export class SandboxCore {
 
   /** The buyer pays an unpaid order: record it and start notifying. The caller checked the state. */
   pay(order: SandboxOrder, via: PaidEntry['via'], delivery: DeliveryOptions = {}): void {
-    this.store.markPaid(order, new Date(), via);
+    this.store.markPaid(order, this.now(), via);
     if (this.faults.dropNotifications) {
       order.notification = 'dropped';
       return;
@@ -112,6 +122,7 @@ export class SandboxCore {
     this.notifier.cancelAll();
     this.store.reset();
     this.faults = this.#initialFaults;
+    this.clockOffsetMs = 0;
   }
 
   async close(): Promise<void> {

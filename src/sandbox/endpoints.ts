@@ -1,5 +1,7 @@
 import type { SignType } from '../infra/wechat/sign.js';
 import { fromBeijingTime, toBeijingTime } from '../infra/wechat/time.js';
+import { BILL_RETENTION_DAYS, beijingDate, beijingDayRange } from '../domain/reconciliation/bill-date.js';
+import { writeBill } from './bill.js';
 import { paysDuringClose, type Endpoint, type Faults } from './faults.js';
 import { REFUND_ACCOUNTS, refundStatus, type NewRefund, type RefundAccount, type SandboxOrder, type SandboxRefund, type SandboxStore } from './store.js';
 import { businessError, invalidParam, ok, protocolFail, RETURN_MSG, type Reply } from './wire.js';
@@ -15,6 +17,8 @@ export interface EndpointContext {
   readonly signType: SignType;
   /** Scales the 5-minute close rule along with every other sandbox delay. */
   readonly timeScale: number;
+  /** The sandbox merchant (the daily bill's 公众账号ID and 商户号). */
+  readonly merchant: { readonly appId: string; readonly mchId: string };
   /** The buyer pays (used by the payDuringClose fault): mark paid and notify. */
   readonly pay: (order: SandboxOrder, via: 'pay-during-close') => void;
 }
@@ -48,6 +52,7 @@ export const REQUIRED: Readonly<Record<Endpoint, readonly string[]>> = {
   closeorder: ['out_trade_no'],
   refund: ['out_refund_no', 'total_fee', 'refund_fee'],
   refundquery: [],
+  downloadbill: ['bill_date'],
 };
 
 /** Missing or malformed parameters: WeChat's unsigned FAIL answer, before any business rule. */
@@ -72,6 +77,11 @@ export function checkRequest(endpoint: Endpoint, f: Fields): Reply | undefined {
     case 'refundquery':
       if (!f.refund_id && !f.out_refund_no && !f.transaction_id && !f.out_trade_no) return protocolFail(RETURN_MSG.LACK_PARAMS);
       return f.offset !== undefined && !OFFSET.test(f.offset) ? invalidParam('offset') : undefined;
+    case 'downloadbill':
+      if (!beijingDayRange(f.bill_date ?? '')) return invalidParam('bill_date');
+      // the sandbox writes only the ALL layout; WeChat's SUCCESS and REFUND bills have others
+      if (f.bill_type !== undefined && f.bill_type !== 'ALL') return invalidParam('bill_type');
+      return f.tar_type !== undefined && f.tar_type !== 'GZIP' ? invalidParam('tar_type') : undefined;
   }
 }
 
@@ -88,7 +98,23 @@ export function handleEndpoint(endpoint: Endpoint, f: Fields, ctx: EndpointConte
       return refund(f, ctx);
     case 'refundquery':
       return refundQuery(f, ctx);
+    case 'downloadbill':
+      return downloadBill(f, ctx);
   }
+}
+
+/**
+ * The daily bill of a past Beijing day (bill.ts). Today's is not made yet ("Bill Creating", as
+ * WeChat answers before about 10:00 the next day); later days and days older than three months
+ * are invalid; a day without transactions is "No Bill Exist". Answers are unsigned, as WeChat's.
+ */
+function downloadBill(f: Fields, ctx: EndpointContext): Reply {
+  const billDate = f.bill_date ?? '';
+  const today = beijingDate(ctx.now);
+  if (billDate > today || billDate < beijingDate(new Date(ctx.now.getTime() - BILL_RETENTION_DAYS * 86_400_000))) return invalidParam('bill_date');
+  if (billDate === today) return protocolFail('Bill Creating');
+  const text = writeBill({ store: ctx.store, merchant: ctx.merchant, billDate, now: ctx.now, billTotalFee: ctx.faults.billTotalFee, tamper: ctx.faults.billTamper });
+  return text === undefined ? protocolFail('No Bill Exist') : { kind: 'bill', text, gzip: f.tar_type === 'GZIP' };
 }
 
 function unifiedOrder(f: Fields, ctx: EndpointContext): Reply {

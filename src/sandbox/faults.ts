@@ -17,11 +17,13 @@ import { z } from 'zod';
  *   (`SANDBOX_CLOSE_RULE=off` or this fault turn it off).
  * - `dropNotifications`: a payment is recorded but its notification is never sent (WeChat does not
  *   guarantee delivery; the merchant must look the order up). `POST /sandbox/notify` still sends.
+ * - `billTotalFee`, `billTamper`: the daily bill (`/pay/downloadbill`) reports other amounts for
+ *   some orders, or is broken (see bill.ts).
  * - `payDuringClose`: when a closeorder arrives for an unpaid order (all orders when `true`, or
  *   only the listed out_trade_nos), the buyer's payment lands first: the order becomes paid, its
  *   notification is sent, and the close answers ORDERPAID.
  */
-export const ENDPOINTS = ['unifiedorder', 'orderquery', 'closeorder', 'refund', 'refundquery'] as const;
+export const ENDPOINTS = ['unifiedorder', 'orderquery', 'closeorder', 'refund', 'refundquery', 'downloadbill'] as const;
 export type Endpoint = (typeof ENDPOINTS)[number];
 
 /** Where each endpoint answers: WeChat serves refunds under `/secapi` (the client-certificate host path). */
@@ -31,6 +33,7 @@ export const ENDPOINT_PATHS: Readonly<Record<Endpoint, string>> = {
   closeorder: '/pay/closeorder',
   refund: '/secapi/pay/refund',
   refundquery: '/pay/refundquery',
+  downloadbill: '/pay/downloadbill',
 };
 
 /**
@@ -42,6 +45,13 @@ export type Tamper = (typeof TAMPERS)[number];
 
 export type PerEndpoint<T> = Readonly<Record<Endpoint, T>>;
 
+/**
+ * How the daily bill is spoiled: its summary line does not add up, its rows are another
+ * merchant's, its header is a layout nobody knows, or the body is cut off before the summary.
+ */
+export const BILL_TAMPERS = ['none', 'summary-mismatch', 'other-mch-id', 'unknown-layout', 'truncated'] as const;
+export type BillTamper = (typeof BILL_TAMPERS)[number];
+
 export interface Faults {
   readonly systemErrorRate: PerEndpoint<number>;
   readonly delayMs: PerEndpoint<number>;
@@ -50,9 +60,12 @@ export interface Faults {
   readonly closeRule: boolean;
   readonly dropNotifications: boolean;
   readonly payDuringClose: boolean | readonly string[];
+  /** the daily bill reports this amount (fen) for these out_trade_nos instead of what was paid */
+  readonly billTotalFee: Readonly<Record<string, number>>;
+  readonly billTamper: BillTamper;
 }
 
-const every = <T>(value: T): PerEndpoint<T> => ({ unifiedorder: value, orderquery: value, closeorder: value, refund: value, refundquery: value });
+const every = <T>(value: T): PerEndpoint<T> => ({ unifiedorder: value, orderquery: value, closeorder: value, refund: value, refundquery: value, downloadbill: value });
 
 export const DEFAULT_FAULTS: Faults = Object.freeze({
   systemErrorRate: every(0),
@@ -62,11 +75,13 @@ export const DEFAULT_FAULTS: Faults = Object.freeze({
   closeRule: true,
   dropNotifications: false,
   payDuringClose: false,
+  billTotalFee: {},
+  billTamper: 'none',
 });
 
 // Each per-endpoint fault takes one value for every endpoint or an object naming some of them.
 const perEndpoint = <S extends z.ZodType>(value: S) =>
-  z.union([value, z.object({ unifiedorder: value, orderquery: value, closeorder: value, refund: value, refundquery: value }).partial().strict()]);
+  z.union([value, z.object({ unifiedorder: value, orderquery: value, closeorder: value, refund: value, refundquery: value, downloadbill: value }).partial().strict()]);
 
 export const faultsPatchSchema = z
   .object({
@@ -77,6 +92,8 @@ export const faultsPatchSchema = z
     closeRule: z.boolean(),
     dropNotifications: z.boolean(),
     payDuringClose: z.union([z.boolean(), z.array(z.string().min(1).max(32))]),
+    billTotalFee: z.record(z.string().min(1).max(32), z.number().int().min(1)),
+    billTamper: z.enum(BILL_TAMPERS),
   })
   .partial()
   .strict();
@@ -101,6 +118,8 @@ export function applyFaults(current: Faults, patch: FaultsPatch): Faults {
     closeRule: patch.closeRule ?? current.closeRule,
     dropNotifications: patch.dropNotifications ?? current.dropNotifications,
     payDuringClose: patch.payDuringClose ?? current.payDuringClose,
+    billTotalFee: patch.billTotalFee ?? current.billTotalFee,
+    billTamper: patch.billTamper ?? current.billTamper,
   };
 }
 

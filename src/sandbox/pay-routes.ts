@@ -73,11 +73,15 @@ function processRequest(core: SandboxCore, endpoint: Endpoint, body: Buffer | un
   // Authentic from here on: answers are signed, echoing the appid the merchant sent.
   const authentic = (result: Reply) => ({ result, signType, appId: f.appid ?? merchant.appId });
   if (f.appid !== merchant.appId) return authentic(businessError('APPID_MCHID_NOT_MATCH', 'appid和mch_id不匹配'));
-  if (chance(core.faults.systemErrorRate[endpoint])) return authentic(businessError('SYSTEMERROR', '系统错误'));
+  if (chance(core.faults.systemErrorRate[endpoint])) {
+    // downloadbill has no result_code layer: its errors are all return_code=FAIL
+    return authentic(endpoint === 'downloadbill' ? protocolFail('SYSTEMERROR') : businessError('SYSTEMERROR', '系统错误'));
+  }
   const result = handleEndpoint(endpoint, f, {
     store: core.store,
     faults: core.faults,
-    now: new Date(),
+    now: core.now(),
+    merchant: core.merchant,
     signType,
     timeScale: core.timeScale,
     pay: (order, via) => core.pay(order, via),
@@ -85,7 +89,7 @@ function processRequest(core: SandboxCore, endpoint: Endpoint, body: Buffer | un
   return authentic(result);
 }
 
-function send(reply: FastifyReply, wire: { status: number; contentType: string; body: string }) {
+function send(reply: FastifyReply, wire: { status: number; contentType: string; body: string | Buffer }) {
   return reply.code(wire.status).type(wire.contentType).send(wire.body);
 }
 

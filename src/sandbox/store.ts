@@ -142,6 +142,11 @@ export class SandboxStore {
     return this.#orders.get(outTradeNo);
   }
 
+  /** Every order, in creation order (the daily bill walks them). */
+  all(): IterableIterator<SandboxOrder> {
+    return this.#orders.values();
+  }
+
   byTransactionId(transactionId: string): SandboxOrder | undefined {
     return this.#byTransactionId.get(transactionId);
   }

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { nonceStr, signFields, type SignType } from '../infra/wechat/sign.js';
 import { buildXml } from '../infra/wechat/xml.js';
 import type { Tamper } from './faults.js';
@@ -23,7 +24,9 @@ export const RETURN_MSG = {
 
 export type Reply =
   | { readonly kind: 'protocol-fail'; readonly returnMsg: string }
-  | { readonly kind: 'signed'; readonly fields: Readonly<Record<string, string>> };
+  | { readonly kind: 'signed'; readonly fields: Readonly<Record<string, string>> }
+  /** downloadbill's answer: the bill itself, not XML and not signed (gzip when asked) */
+  | { readonly kind: 'bill'; readonly text: string; readonly gzip: boolean };
 
 export const protocolFail = (returnMsg: string): Reply => ({ kind: 'protocol-fail', returnMsg });
 /** Malformed value of a present field; real WeChat answers e.g. "invalid total_fee". */
@@ -40,7 +43,7 @@ export const businessError = (errCode: string, errCodeDes: string): Reply => ({
 export interface WireAnswer {
   readonly status: number;
   readonly contentType: string;
-  readonly body: string;
+  readonly body: string | Buffer;
 }
 
 export interface Signer {
@@ -58,6 +61,12 @@ export function render(reply: Reply, signer: Signer, tamper: Tamper): WireAnswer
   if (tamper === 'non-xml') return { status: 200, contentType: 'text/plain', body: 'upstream connect error or disconnect/reset before headers' };
   if (reply.kind === 'protocol-fail') {
     return xml({ return_code: 'FAIL', return_msg: reply.returnMsg });
+  }
+  if (reply.kind === 'bill') {
+    // nothing to sign or spoil in a bill: its own faults (billTamper) shaped the text
+    return reply.gzip
+      ? { status: 200, contentType: 'application/octet-stream', body: gzipSync(Buffer.from(reply.text, 'utf8')) }
+      : { status: 200, contentType: 'text/plain; charset=utf-8', body: reply.text };
   }
   const fields: Record<string, string> = {
     return_code: 'SUCCESS',

@@ -6,6 +6,8 @@ import { applyPayment } from '../domain/orders/payment.js';
 import { lookUpScheduled } from '../domain/payments/lookup.js';
 import { RefundPendingError, refundLatePayment } from '../domain/payments/refund.js';
 import { sweep } from '../domain/orders/sweep.js';
+import { reconcileDay } from '../domain/reconciliation/run.js';
+import { queueYesterday } from '../domain/reconciliation/report.js';
 import { type CloseOrderJob, type JobCatalogue, type JobName, QUEUE_OF, orderIdOfCloseJob } from '../infra/queues/catalogue.js';
 
 /** One handler per job of the catalogue; the compiler refuses a missing or extra one. */
@@ -53,6 +55,9 @@ export const handlers: Handlers = {
     }
   },
   sweep: (deps) => sweep(deps),
+  // a retryable failure throws (BullMQ's backoff); a bad bill completes the job as FAILED
+  'reconcile-day': (deps, job) => reconcileDay(deps, job.data.billDate, { lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) }),
+  'reconcile-yesterday': (deps) => queueYesterday(deps),
 };
 
 /** Start-up check (the compile-time one cannot see jobs added by name at run time). */

@@ -1,6 +1,7 @@
 import { type Job, Worker } from 'bullmq';
 import type { Infra } from '../infra/context.js';
-import { type JobName, QUEUE_OF, SWEEPER_SCHEDULER_ID, defaultJobOptions, workerDefaults } from '../infra/queues/catalogue.js';
+import { type JobName, QUEUE_OF, RECONCILIATION_SCHEDULER_ID, SWEEPER_SCHEDULER_ID, defaultJobOptions, workerDefaults } from '../infra/queues/catalogue.js';
+import { loadLastSuccess } from '../domain/reconciliation/run.js';
 import { assertCatalogueHandled, handlers } from './handlers.js';
 import { startTimerPump } from './timer-pump.js';
 import { type PersisterOptions, startPersister } from '../domain/outbox/persister.js';
@@ -20,6 +21,8 @@ export interface WorkerRuntime {
 export interface WorkerOptions {
   /** register the sweeper's job scheduler (default true) */
   sweeper?: boolean;
+  /** register the daily reconciliation's job scheduler (default: RECONCILIATION_ENABLED) */
+  reconciliation?: boolean;
   /** run the outbox persister in this process (default true); tests may pass persister options */
   persister?: boolean | Partial<PersisterOptions>;
 }
@@ -40,7 +43,7 @@ export async function startWorkers(infra: Infra, opts: WorkerOptions = {}): Prom
       prefix,
       // WORKER_CONCURRENCY stays the process's bound per queue: split over the shards (an
       // order's shard is a hash of its id, so they fill evenly)
-      concurrency: queueName === 'maintenance' ? 1 : Math.ceil(config.workerConcurrency / config.queueShards),
+      concurrency: queueName === 'maintenance' || queueName === 'reconciliation' ? 1 : Math.ceil(config.workerConcurrency / config.queueShards),
       lockDuration: config.workerLockMs,
       stalledInterval: config.workerStalledIntervalMs,
       maxStalledCount: 3,
@@ -62,6 +65,19 @@ export async function startWorkers(infra: Infra, opts: WorkerOptions = {}): Prom
       { name: 'sweep', data: { kind: 'sweep' }, opts: defaultJobOptions('sweep', config.close) },
     );
   }
+
+  if (opts.reconciliation ?? config.reconciliation.enabled) {
+    // every day at RECONCILIATION_AT, Beijing time (China has no daylight saving), once for all
+    // processes: the tick queues `reconcile-<yesterday>`, whose one job id keeps a day's runs apart
+    const { hour, minute } = config.reconciliation;
+    await infra.core.queues.byName[QUEUE_OF['reconcile-yesterday']].upsertJobScheduler(
+      RECONCILIATION_SCHEDULER_ID,
+      { pattern: `0 ${minute} ${hour} * * *`, tz: 'Asia/Shanghai' },
+      { name: 'reconcile-yesterday', data: { kind: 'daily' }, opts: defaultJobOptions('reconcile-yesterday', config.close) },
+    );
+  }
+  // not awaited: a worker starts while MySQL is down, as it always could
+  void loadLastSuccess(core).catch((err: Error) => core.logger.warn({ err: err.message }, 'could not read the last reconciliation'));
 
   const pump = startTimerPump(core, config.timerPumpIntervalMs);
   const persister =

@@ -3,6 +3,7 @@ import addFormatsModule from 'ajv-formats';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestSystem, createTestSystem } from '../helpers/system.js';
+import { beijingDate } from '../../src/domain/reconciliation/bill-date.js';
 import { notificationXml, transactionId, waitForStatus } from '../payments/support.js';
 
 /**
@@ -282,6 +283,32 @@ describe('the OpenAPI document', () => {
     expect((await call(resolve, { url: resolveUrl(toResolve.orderId), headers: s.admin, payload: { outcome: 'RESTOCK' } }, 409)).code).toBe('REVIEW_ALREADY_RESOLVED');
 
     await eventuallyListed(toResolve.orderId, 'RESOLVED');
+  });
+
+  it('reconciliations: a run requested, its report, bad days, unknown days', async () => {
+    const day = (daysBack: number) => beijingDate(new Date(Date.now() - daysBack * 86_400_000));
+    const get = 'GET /admin/seckill/reconciliations/{billDate}';
+    const run = 'POST /admin/seckill/reconciliations/{billDate}/run';
+    const runUrl = (date: string) => `/admin/seckill/reconciliations/${date}/run`;
+    expect((await call(get, { url: `/admin/seckill/reconciliations/${day(5)}`, headers: s.admin }, 404)).code).toBe('RECONCILIATION_NOT_FOUND');
+    expect((await call(get, { url: `/admin/seckill/reconciliations/${day(-1)}`, headers: s.admin }, 400)).code).toBe('VALIDATION_ERROR');
+    await call(get, { url: `/admin/seckill/reconciliations/${day(5)}` }, 401);
+    await call(get, { url: '/admin/seckill/reconciliations/%E0%A4%A', headers: s.admin }, 400);
+    expect((await call(run, { url: runUrl(day(5)), headers: s.admin }, 202)).billDate).toBe(day(5));
+    expect((await call(run, { url: runUrl(day(200)), headers: s.admin }, 400)).message).toMatch(/three months/);
+    await call(run, { url: runUrl(day(5)) }, 401);
+    await bodyErrors(run, runUrl(day(5)), s.admin);
+    // the worker runs it: a day without transactions ("No Bill Exist") reconciles to zeros
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const res = await s.app.inject({ method: 'GET', url: `/admin/seckill/reconciliations/${day(5)}`, headers: s.admin });
+      if (res.statusCode === 200 && res.json<{ status: string }>().status === 'SUCCEEDED') {
+        expect(check(get, res)).toMatchObject({ bill: { payments: { count: 0, fee: 0 } }, differences: [] });
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`reconciliation of ${day(5)} never succeeded: ${res.body}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   });
 
   it('every documented status was met, but for those this file does not provoke', () => {

@@ -35,7 +35,7 @@ afterAll(async () => {
 
 describe('migrations vs schema.prisma', () => {
   it('reads the data model through Prisma (not an empty or partial parse)', () => {
-    expect(datamodel.models.map((m) => m.name).sort()).toEqual(['PaymentEvent', 'ReviewItem', 'SeckillGoods', 'SeckillOrder']);
+    expect(datamodel.models.map((m) => m.name).sort()).toEqual(['PaymentEvent', 'Reconciliation', 'ReconciliationDifference', 'ReviewItem', 'SeckillGoods', 'SeckillOrder']);
     expect(datamodel.enums.length).toBeGreaterThan(0);
     expect(datamodel.indexes.length).toBeGreaterThan(0);
   });

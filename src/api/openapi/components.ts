@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { REVIEW_OUTCOMES } from '../../domain/reviews/resolve-review.js';
-import { ReviewKind, ReviewStatus } from '../../generated/prisma/enums.js';
+import { DifferenceAction, DifferenceKind, ReviewKind, ReviewStatus } from '../../generated/prisma/enums.js';
 import { API_ERROR_CODES } from '../http-errors.js';
 
 /**
@@ -75,6 +75,41 @@ export const ResolvedReview = z
     resolvedAt: isoTime,
   })
   .meta({ id: 'ResolvedReview', description: 'How a review was settled' });
+
+const side = z.object({
+  payments: z.object({ count: z.number().int(), fee: fen }),
+  refunds: z.object({ count: z.number().int(), fee: fen }),
+});
+
+export const Reconciliation = z
+  .object({
+    billDate: z.string().regex(/^\d{8}$/).describe('Beijing day, yyyyMMdd'),
+    status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED']),
+    runs: z.number().int().describe('runs (and retries) started for this day'),
+    failureReason: z.string().optional().describe('FAILED: why (a bad bill, WeChat refusing); RUNNING: the last retryable error'),
+    startedAt: isoTime,
+    finishedAt: isoTime.optional(),
+    bill: side.describe("WeChat's bill: payments (订单金额) and refunds (申请退款金额)"),
+    ours: side.describe('our records: payment events with time_end on the day, late-payment refunds asked for that day'),
+    differences: z.array(
+      z.object({
+        kind: z.enum(DifferenceKind),
+        ref: z.string().describe('the transaction_id or out_refund_no'),
+        orderId: z.string(),
+        billFee: fen.optional(),
+        ourFee: fen.optional(),
+        detail: z.string(),
+        action: z.enum(DifferenceAction),
+        outcome: z.string().optional(),
+        foundAt: isoTime,
+      }),
+    ),
+  })
+  .meta({ id: 'Reconciliation', description: "T+1 reconciliation of one day against WeChat's bill" });
+
+export const ReconciliationRequested = z
+  .object({ billDate: z.string().regex(/^\d{8}$/), state: z.enum(['QUEUED', 'ALREADY_QUEUED', 'RUNNING']) })
+  .meta({ id: 'ReconciliationRequested', description: 'The run of a day was queued, or one is already waiting or running' });
 
 export const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health', description: 'The process answers' });
 

@@ -44,6 +44,16 @@ export interface SweepJob {
   readonly kind: 'sweep';
 }
 
+/** Reconcile one Beijing day (yyyyMMdd) against WeChat's bill: one job id per day, so one run at a time. */
+export interface ReconcileDayJob {
+  billDate: string;
+}
+
+/** The daily scheduler's tick: queue the reconciliation of yesterday (Beijing). */
+export interface ReconcileYesterdayJob {
+  readonly kind: 'daily';
+}
+
 export interface JobCatalogue {
   /** a close to run now (buyer cancel, review retry, sweeper), and every close job of earlier versions */
   'close-order': CloseOrderJob;
@@ -52,6 +62,8 @@ export interface JobCatalogue {
   'lookup-payment': LookupPaymentJob;
   'refund-payment': RefundPaymentJob;
   sweep: SweepJob;
+  'reconcile-day': ReconcileDayJob;
+  'reconcile-yesterday': ReconcileYesterdayJob;
 }
 
 export type JobName = keyof JobCatalogue;
@@ -63,6 +75,8 @@ export const QUEUE_OF = {
   'lookup-payment': 'payment-lookup',
   'refund-payment': 'payment-refund',
   sweep: 'maintenance',
+  'reconcile-day': 'reconciliation',
+  'reconcile-yesterday': 'reconciliation',
 } as const satisfies Record<JobName, string>;
 
 export type QueueName = (typeof QUEUE_OF)[JobName];
@@ -76,6 +90,8 @@ export const jobId = {
   closeOrder: (orderId: string) => `timeout-${orderId}`,
   /** one per order and step of the lookup schedule (60 s after /pay, then doubling) */
   lookupPayment: (orderId: string, delayMs: number) => `lookup-${orderId}-${delayMs}`,
+  /** one run of a day at a time, whoever asks (the daily tick, an admin) */
+  reconcileDay: (billDate: string) => `reconcile-${billDate}`,
   /** one refund per late payment */
   refundPayment: (orderId: string, transactionId: string) => `refund-${orderId}-${transactionId}`,
   /**
@@ -97,6 +113,7 @@ export function orderIdOfCloseJob(id: string | undefined): string | undefined {
 }
 
 export const SWEEPER_SCHEDULER_ID = 'sweeper';
+export const RECONCILIATION_SCHEDULER_ID = 'reconciliation';
 
 export interface RetryPolicy {
   maxAttempts: number;
@@ -144,6 +161,13 @@ export function defaultJobOptions(name: JobName, retry: RetryPolicy): JobsOption
       // SYSTEMERROR / BIZERR_NEED_RETRY: again with the same out_refund_no (never a second refund)
       return { attempts: 12, backoff: { type: 'exponential', delay: retry.backoffMs }, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: false };
     case 'sweep':
+      return { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } };
+    case 'reconcile-day':
+      // retryable failures (a bill still being made, SYSTEMERROR, timeouts) back off; the last
+      // attempt marks the run FAILED (src/domain/reconciliation/run.ts). Kept: a run of the day
+      // asked for again replaces its finished job (Queues.scheduleReconciliation).
+      return { attempts: retry.maxAttempts, backoff: { type: 'exponential', delay: retry.backoffMs }, removeOnComplete: { count: 1_000 }, removeOnFail: { count: 1_000 } };
+    case 'reconcile-yesterday':
       return { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } };
   }
 }

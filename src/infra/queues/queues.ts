@@ -5,6 +5,7 @@ import {
   type CloseOrderJob,
   type LookupPaymentJob,
   type RefundPaymentJob,
+  type ReconcileDayJob,
   type PaymentEventJob,
   type RetryPolicy,
   QUEUE_NAMES,
@@ -35,13 +36,18 @@ export class Queues {
   readonly byName: Record<QueueName, Queue>;
   readonly shards: readonly QueueShard[];
 
+  readonly #connection: RedisClient;
+
   constructor(
     connection: RedisClient,
     readonly prefix: string,
     private readonly retry: RetryPolicy,
     logger: Logger,
     readonly shardCount = 1,
+    /** reconcile-day's retries (config.reconciliation) */
+    private readonly reconcileRetry: RetryPolicy = { maxAttempts: 12, backoffMs: 60_000 },
   ) {
+    this.#connection = connection;
     this.shards = Array.from({ length: shardCount }, (_, shard) => {
       const shardPrefixed = shardPrefix(prefix, shard, shardCount);
       const entries = queuesOfShard(shard).map((name) => {
@@ -57,7 +63,7 @@ export class Queues {
   }
 
   /** The queue `name` of the shard that holds `orderId`'s jobs. */
-  of(name: Exclude<QueueName, 'maintenance'>, orderId: string): Queue {
+  of(name: Exclude<QueueName, 'maintenance' | 'reconciliation'>, orderId: string): Queue {
     return this.shards[shardOf(orderId, this.shardCount)]!.byName[name]!;
   }
 
@@ -168,6 +174,32 @@ export class Queues {
       ...defaultJobOptions('refund-payment', this.retry),
       jobId: jobId.refundPayment(job.orderId, job.transactionId),
     });
+  }
+
+  /**
+   * Queue the reconciliation of a day. Its job id is the day's: while a run of the day waits or
+   * runs, asking again changes nothing (`already`); a finished run's job is replaced by a new one.
+   */
+  async scheduleReconciliation(job: ReconcileDayJob): Promise<'queued' | 'already-queued' | 'running'> {
+    const queue = this.byName.reconciliation;
+    const id = jobId.reconcileDay(job.billDate);
+    // two callers at once would both find no job and both "queue" it (the second add being a
+    // no-op): the one that holds this marker looks and adds, the other is told it is queued
+    const asking = `${this.prefix}:reconciliation:asking:${job.billDate}`;
+    if ((await this.#connection.set(asking, '1', 'PX', 10_000, 'NX')) !== 'OK') return 'already-queued';
+    try {
+      const existing = await queue.getJob(id);
+      if (existing) {
+        const state = await existing.getState();
+        if (state === 'active') return 'running';
+        if (state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') return 'already-queued';
+        await existing.remove().catch(() => undefined); // completed or failed: run it again
+      }
+      await queue.add('reconcile-day', job, { ...defaultJobOptions('reconcile-day', this.reconcileRetry), jobId: id });
+      return 'queued';
+    } finally {
+      await this.#connection.del(asking);
+    }
   }
 
   /** Store a payment event as its job (id per event: duplicates of one event collapse). */

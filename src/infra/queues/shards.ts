@@ -70,9 +70,9 @@ export function shardOf(orderId: string, shards: number): number {
 }
 
 /**
- * The queues each shard holds: every order-keyed queue everywhere; the maintenance queue (the
- * sweeper's one scheduler, no order) only on shard 0, so its tick runs once.
+ * The queues each shard holds: every order-keyed queue everywhere; the maintenance and
+ * reconciliation queues (one scheduler each, no order) only on shard 0, so each tick runs once.
  */
 export function queuesOfShard(shard: number): QueueName[] {
-  return shard === 0 ? [...QUEUE_NAMES] : QUEUE_NAMES.filter((name) => name !== QUEUE_OF.sweep);
+  return shard === 0 ? [...QUEUE_NAMES] : QUEUE_NAMES.filter((name) => name !== QUEUE_OF.sweep && name !== QUEUE_OF['reconcile-day']);
 }

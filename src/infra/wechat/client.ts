@@ -1,7 +1,10 @@
+import { gunzipSync } from 'node:zlib';
 import { Pool } from 'undici';
 import { classifyResponse, fatal, retryable, type Classified, type Merchant } from './response.js';
 import type {
   CloseOrderResult,
+  DownloadBillParams,
+  DownloadBillResult,
   OrderQueryParams,
   OrderQueryResult,
   RefundParams,
@@ -13,7 +16,7 @@ import type {
   WeChatLogger,
   WeChatPayClientOptions,
 } from './result.js';
-import { TRADE_STATES } from './result.js';
+import { TRADE_STATES, type WeChatFatal, type WeChatRetryable } from './result.js';
 import { nonceStr, signFields } from './sign.js';
 import { toBeijingTime } from './time.js';
 import { buildXml, DEFAULT_MAX_XML_BYTES, parseWeChatXml, WeChatXmlError } from './xml.js';
@@ -207,22 +210,47 @@ export class WeChatPayClient {
     return fatal('merchant-mismatch', `refundquery answered without refund ${outRefundNo}`);
   }
 
+  /**
+   * The daily bill of a Beijing day (`bill_type=ALL`, optionally GZIP). A bill is not XML and not
+   * signed; an error is WeChat's unsigned `return_code=FAIL` XML, whose `return_msg` says what
+   * happened: "No Bill Exist" (no transactions that day) is an empty day; "Bill Creating" (not
+   * generated yet, before about 10:00), system errors and (un)compression errors are worth trying
+   * again; anything else (signature, parameters, no permission) is fatal.
+   */
+  async downloadBill(p: DownloadBillParams): Promise<DownloadBillResult> {
+    if (!/^\d{8}$/.test(p.billDate)) return fatal('invalid-request', 'billDate must be yyyyMMdd');
+    const xml = this.#signed({ bill_date: p.billDate, bill_type: 'ALL', tar_type: p.gzip ? 'GZIP' : undefined });
+    const started = Date.now();
+    const res = await this.#post(this.#pool, '/pay/downloadbill', xml, p.maxBytes);
+    // #post itself only ever classifies transport failures (retryable or fatal)
+    const outcome: DownloadBillResult = typeof res === 'string' || Buffer.isBuffer(res) ? interpretBill(Buffer.from(res), p) : (res as WeChatRetryable | WeChatFatal);
+    const log = { path: '/pay/downloadbill', billDate: p.billDate, kind: outcome.kind, ms: Date.now() - started };
+    if (outcome.kind === 'retryable' || outcome.kind === 'fatal') this.#log?.warn({ ...log, category: outcome.category, reason: outcome.reason }, 'wechat pay call failed');
+    else this.#log?.debug(log, 'wechat pay call');
+    return outcome;
+  }
+
   /** Close the connection pools; calls in flight fail as retryable. */
   async close(): Promise<void> {
     await this.#pool.close();
     if (this.#securePool !== this.#pool) await this.#securePool.close();
   }
 
-  async #call(path: string, params: Params, pool: Pool = this.#pool): Promise<Classified> {
+  /** The request body: our merchant, a nonce, the parameters, signed. */
+  #signed(params: Params): string {
     const m = this.#merchant;
     // sign_type is sent even for MD5 (WeChat accepts it): the answer is then signed with the
     // type we pinned, whatever WeChat's default may be.
     const fields: Record<string, string> = { appid: m.appId, mch_id: m.mchId, nonce_str: nonceStr(), sign_type: m.signType };
     for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') fields[k] = v;
     fields.sign = signFields(fields, m.apiKey, m.signType);
+    return buildXml(fields);
+  }
+
+  async #call(path: string, params: Params, pool: Pool = this.#pool): Promise<Classified> {
     const started = Date.now();
-    const res = await this.#post(pool, path, buildXml(fields));
-    const outcome = typeof res === 'string' ? this.#interpret(res) : res;
+    const res = await this.#post(pool, path, this.#signed(params));
+    const outcome = typeof res === 'string' ? this.#interpret(res) : Buffer.isBuffer(res) ? retryable('bad-body', 'response is not UTF-8') : res;
     const log = { path, outTradeNo: params.out_trade_no, outRefundNo: params.out_refund_no, kind: outcome.kind, ms: Date.now() - started };
     if (outcome.kind === 'retryable' || outcome.kind === 'fatal') {
       this.#log?.warn({ ...log, category: outcome.category, reason: outcome.reason }, 'wechat pay call failed');
@@ -244,8 +272,12 @@ export class WeChatPayClient {
     return classifyResponse(fields, this.#merchant);
   }
 
-  /** The body text of a 200 answer, or the classified transport failure. */
-  async #post(pool: Pool, path: string, xml: string): Promise<string | Classified> {
+  /**
+   * The body text of a 200 answer, or the classified transport failure. With `rawLimit` (bills)
+   * the body is returned as bytes, up to that size, whatever it holds.
+   */
+  async #post(pool: Pool, path: string, xml: string, rawLimit?: number): Promise<string | Buffer | Classified> {
+    const limit = rawLimit ?? this.#maxResponseBytes;
     const signal = AbortSignal.timeout(this.#timeoutMs);
     try {
       const { statusCode, body } = await pool.request({
@@ -265,12 +297,13 @@ export class WeChatPayClient {
       for await (const chunk of body) {
         const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
         size += buf.length;
-        if (size > this.#maxResponseBytes) {
+        if (size > limit) {
           body.destroy();
-          return retryable('bad-body', `response larger than ${this.#maxResponseBytes} bytes`);
+          return rawLimit === undefined ? retryable('bad-body', `response larger than ${limit} bytes`) : fatal('malformed', `bill larger than ${limit} bytes`);
         }
         chunks.push(buf);
       }
+      if (rawLimit !== undefined) return Buffer.concat(chunks);
       try {
         return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
       } catch {
@@ -280,6 +313,44 @@ export class WeChatPayClient {
       if (signal.aborted || isTimeoutCode(err)) return retryable('timeout', `no answer within ${this.#timeoutMs} ms`);
       return retryable('connection', describe(err));
     }
+  }
+}
+
+const BILL_RETRYABLE = /^(Bill Creating|CompressGZip Error|UnCompressGZip Error|SYSTEMERROR|system error)$/i;
+
+/** A downloadbill answer: WeChat's FAIL XML, or the bill (gzip or text). */
+function interpretBill(body: Buffer, p: DownloadBillParams): DownloadBillResult {
+  const head = body.subarray(0, 64).toString('latin1').trimStart();
+  if (head.startsWith('<xml') || head.startsWith('<?xml')) {
+    let fields: Record<string, string>;
+    try {
+      fields = parseWeChatXml(body);
+    } catch (err) {
+      if (err instanceof WeChatXmlError) return retryable('bad-body', `downloadbill answered broken XML (${err.message})`);
+      throw err;
+    }
+    const msg = fields.return_msg ?? '';
+    if (fields.return_code !== 'FAIL') return fatal('malformed', `downloadbill answered XML with return_code=${fields.return_code ?? '(missing)'}`);
+    // WeChat's documents say "NO Bill Exist"; it sends "No Bill Exist"
+    if (/^no bill exist$/i.test(msg.trim())) return { kind: 'ok', data: { noBill: true } };
+    if (BILL_RETRYABLE.test(msg.trim())) return retryable('system-error', `downloadbill: ${msg}`);
+    return fatal('return-fail', `downloadbill return_code=FAIL: ${msg || '(no return_msg)'}${fields.error_code ? ` (error_code ${fields.error_code})` : ''}`);
+  }
+  let bytes = body;
+  if (p.gzip) {
+    if (body[0] !== 0x1f || body[1] !== 0x8b) return fatal('malformed', 'asked for a GZIP bill, the answer is not gzip');
+    try {
+      bytes = gunzipSync(body, { maxOutputLength: p.maxBytes });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return fatal('malformed', `bill larger than ${p.maxBytes} bytes once decompressed`);
+      // cut short on the way: another download may do
+      return retryable('bad-body', `the GZIP bill does not decompress: ${(err as Error).message}`);
+    }
+  }
+  try {
+    return { kind: 'ok', data: { noBill: false, text: new TextDecoder('utf-8', { fatal: true }).decode(bytes), bytes: bytes.length } };
+  } catch {
+    return fatal('malformed', 'the bill is not UTF-8');
   }
 }
 

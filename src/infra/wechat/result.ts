@@ -134,6 +134,22 @@ export interface RefundQueryData {
   readonly fields: Readonly<Record<string, string>>;
 }
 
+/**
+ * `/pay/downloadbill`: the bill's text as sent (not signed: WeChat signs no bill), or `noBill`
+ * when WeChat answered "No Bill Exist" (a day without transactions).
+ */
+export type DownloadBillData = { readonly noBill: false; readonly text: string; readonly bytes: number } | { readonly noBill: true };
+export type DownloadBillResult = WeChatResult<DownloadBillData>;
+
+export interface DownloadBillParams {
+  /** yyyyMMdd, a Beijing day */
+  readonly billDate: string;
+  /** ask for `tar_type=GZIP` (the body is then gzip) */
+  readonly gzip: boolean;
+  /** refuse a bill (after gunzip) larger than this */
+  readonly maxBytes: number;
+}
+
 export type RefundResult = WeChatResult<RefundData>;
 export type RefundQueryResult = WeChatResult<RefundQueryData>;
 

@@ -1,0 +1,98 @@
+import type { DifferenceKind } from '../../generated/prisma/enums.js';
+import type { CoreDeps } from '../deps.js';
+import { applyPayment, type PaymentOutcome } from '../orders/payment.js';
+import { readLiveOrder } from '../orders/order-view.js';
+import type { BillPayment } from './bill.js';
+import type { ReviewFinding } from './compare.js';
+import { recordDifference, settleDifference } from './differences.js';
+
+/**
+ * What is done about each difference (design §7, last point):
+ *
+ * - A payment in the bill that we have no event of. The bill is not signed, so it only tells us
+ *   where to look: WeChat's signed `orderquery` decides. Paid → the payment path, exactly like a
+ *   notification (the order becomes PAID; a CLOSED order's payment goes to the late-payment
+ *   refund; a wrong amount or an unknown order to their reviews). Not paid → a review.
+ * - Anything else → a RECONCILIATION review of the order (a person decides; nothing is moved).
+ *
+ * A retryable WeChat failure throws: the run is retried and resumes (differences.ts).
+ */
+export class RetryableReconciliationError extends Error {
+  constructor(readonly reason: string) {
+    super(`reconciliation will be retried: ${reason}`);
+    this.name = 'RetryableReconciliationError';
+  }
+}
+
+export async function actOnMissingPayment(deps: CoreDeps, billDate: string, row: BillPayment): Promise<void> {
+  const orderId = row.outTradeNo;
+  // known in Redis, on its way to MySQL (the outbox is behind): not a difference
+  const live = await readLiveOrder(deps, orderId).catch(() => undefined);
+  if (live?.status === 'PAID' && live.transactionId === row.transactionId) return;
+  const already = await deps.prisma.reconciliationDifference.findFirst({ where: { billDate, ref: row.transactionId }, select: { action: true } });
+  if (already && already.action !== 'PENDING') return; // handled by an earlier run
+
+  const query = await deps.wechat.orderQuery({ transactionId: row.transactionId });
+  deps.metrics.wechatCalls.inc({ api: 'orderquery', result: query.kind === 'error' ? query.errCode : query.kind });
+  if (query.kind === 'retryable') throw new RetryableReconciliationError(`orderquery ${row.transactionId}: ${query.reason}`);
+  const paid = query.kind === 'ok' && (query.data.tradeState === 'SUCCESS' || query.data.tradeState === 'REFUND') && query.data.outTradeNo === orderId;
+  if (!paid) {
+    const said = query.kind === 'ok' ? `trade_state ${query.data.tradeState} for order ${query.data.outTradeNo ?? '?'}` : query.kind === 'error' ? `${query.errCode} ${query.errCodeDes}` : `${query.category}: ${query.reason}`;
+    const finding = { kind: 'NOT_PAID_AT_WECHAT' as const, ref: row.transactionId, orderId, billFee: row.totalFee, detail: `the bill has payment ${row.transactionId} of ${row.totalFee} fen for order ${orderId}; orderquery says ${said}` };
+    await reviewFinding(deps, billDate, finding);
+    return;
+  }
+  const kind = await missingKind(deps, orderId);
+  const difference = { billDate, kind, ref: row.transactionId, orderId, billFee: row.totalFee, detail: `payment ${row.transactionId} of ${row.totalFee} fen for order ${orderId} (${row.tradeTime.toISOString()}) is in the bill; we had not recorded it` };
+  await recordDifference(deps, difference);
+  const outcome = await applyPayment(deps, { ...query.data.fields, result_code: 'SUCCESS' });
+  deps.logger.warn({ billDate, orderId, transactionId: row.transactionId, outcome }, 'reconciliation: payment found in the bill taken through the payment path');
+  await settleDifference(deps, difference, actionOf(deps, outcome), `payment path: ${outcome}`);
+}
+
+/** What the missing payment is, from what we know of its order. */
+async function missingKind(deps: CoreDeps, orderId: string): Promise<DifferenceKind> {
+  const live = await readLiveOrder(deps, orderId).catch(() => undefined);
+  const status = live?.status ?? (await deps.prisma.seckillOrder.findUnique({ where: { id: orderId }, select: { status: true } }))?.status;
+  if (status === undefined) return 'UNKNOWN_ORDER';
+  return status === 'CLOSED' ? 'PAID_AFTER_CLOSE' : 'MISSED_PAYMENT';
+}
+
+function actionOf(deps: CoreDeps, outcome: PaymentOutcome) {
+  switch (outcome) {
+    case 'paid':
+    case 'duplicate':
+      return 'PAYMENT_APPLIED' as const;
+    case 'paid-after-close':
+      return deps.config.wechat.autoRefund ? ('LATE_REFUND' as const) : ('REVIEW' as const);
+    default:
+      return 'REVIEW' as const; // amount-mismatch, unknown-order: their own reviews
+  }
+}
+
+/**
+ * Record the difference and open a RECONCILIATION review of its order (one per order: a second
+ * difference of the same order is listed in the report, the review already asks a person). An
+ * order MySQL does not have (a refund of an order we never knew) cannot carry a review: the
+ * difference in the report is then the only record.
+ */
+export async function reviewFinding(deps: CoreDeps, billDate: string, finding: ReviewFinding | (Omit<ReviewFinding, 'kind'> & { kind: 'NOT_PAID_AT_WECHAT' })): Promise<void> {
+  const difference = { billDate, ...finding };
+  const { action } = await recordDifference(deps, difference);
+  if (action !== 'PENDING') return;
+  const order = await deps.prisma.seckillOrder.findUnique({ where: { id: finding.orderId }, select: { id: true } });
+  if (!order) {
+    await settleDifference(deps, difference, 'REVIEW', `no order ${finding.orderId} in MySQL: this report is the record`);
+    return;
+  }
+  const reason = `reconciliation ${billDate}: ${finding.detail}`.slice(0, 1000);
+  const existing = await deps.prisma.reviewItem.findUnique({ where: { orderId_kind: { orderId: finding.orderId, kind: 'RECONCILIATION' } }, select: { status: true } });
+  if (!existing) {
+    await deps.prisma.reviewItem.create({ data: { orderId: finding.orderId, kind: 'RECONCILIATION', reason } }).catch((err: { code?: string }) => {
+      if (err.code !== 'P2002') throw err; // recorded a moment ago by another run
+    });
+    deps.metrics.ordersToReview.inc({ kind: 'RECONCILIATION' });
+  }
+  deps.logger.warn({ billDate, orderId: finding.orderId, kind: finding.kind }, reason);
+  await settleDifference(deps, difference, 'REVIEW', existing ? `RECONCILIATION review of order ${finding.orderId} already ${existing.status}` : 'RECONCILIATION review opened');
+}
