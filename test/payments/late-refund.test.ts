@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WeChatPayClient } from '../../src/infra/wechat/client.js';
 import { eventually } from '../../src/sandbox/testing.js';
 import { type TestSystem, createTestSystem } from '../helpers/system.js';
@@ -53,6 +53,21 @@ describe('late payments are refunded', () => {
     expect(await listed(order.orderId)).toMatchObject({ outcome: 'REFUNDED', refund: { outRefundNo: `RF${order.orderId}`, status: 'SUCCESS' } });
     // the order stays CLOSED; its unit was never sold twice
     expect((await s.infra.core.prisma.seckillOrder.findUnique({ where: { id: order.orderId } }))?.status).toBe('CLOSED');
+  });
+
+  it('a payment job that died between recording the late payment and asking for the refund still refunds when retried', async () => {
+    const queues = s.workerInfra.core.queues;
+    // the process "dies" right after markPaid recorded the payment: the job fails and is retried
+    const scheduleRefund = vi.spyOn(queues, 'scheduleRefund').mockRejectedValueOnce(new Error('killed before the refund request'));
+    try {
+      const { order } = await latePayment('late-crash');
+      const review = await eventually(async () => ((await reviewOf(order.orderId))?.status === 'RESOLVED' ? reviewOf(order.orderId) : undefined), 20_000, 100);
+      expect(review).toMatchObject({ outcome: 'REFUNDED', refundStatus: 'SUCCESS' });
+      expect(scheduleRefund.mock.calls.length).toBeGreaterThanOrEqual(2);
+      expect(await refundsAt(order.orderId)).toHaveLength(1);
+    } finally {
+      scheduleRefund.mockRestore();
+    }
   });
 
   it('SYSTEMERROR three times: retried with the same out_refund_no, still one refund', async () => {

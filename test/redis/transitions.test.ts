@@ -123,10 +123,9 @@ function payment(transactionId = newTxId(), totalFee = PRICE, payTimeMs = Date.n
 }
 
 /** The raw scripts on one connection of the pool, so parallel callers use different sockets. */
-/** (the script finds the buyer's key from the order's userId) */
-function closeOn(r: Redis, goodsId: string, orderId: string) {
+function closeOn(r: Redis, goodsId: string, orderId: string, buyer: string) {
   const k = keys.forGoods(goodsId);
-  return r.closeWithRestock(k.order(orderId), k.stock, k.held, k.outbox, keys.restockChannel, k.buyerPrefix);
+  return r.closeWithRestock(k.order(orderId), k.stock, k.held, k.buyer(buyer), k.outbox, keys.restockChannel);
 }
 
 function payOn(r: Redis, goodsId: string, orderId: string, buyer: string, p: RecordedPayment, lateReason = LATE) {
@@ -481,7 +480,7 @@ describe('closeWithRestock', () => {
     const { goodsId, orderId, buyer } = await orderIn('CLOSING');
     const k = keys.forGoods(goodsId);
     await redis.set(k.buyer(buyer), 'some-newer-order');
-    expect(await closeOn(redis, goodsId, orderId)).toBe(Transition.Done);
+    expect(await closeOn(redis, goodsId, orderId, buyer)).toBe(Transition.Done);
     expect(await redis.get(k.buyer(buyer))).toBe('some-newer-order');
   });
 
@@ -500,9 +499,9 @@ describe('closeWithRestock', () => {
   });
 
   it(`${N} parallel closeWithRestock on one CLOSING order: stock +1 and one outbox append, exactly once`, async () => {
-    const { goodsId, orderId } = await orderIn('CLOSING');
+    const { goodsId, orderId, buyer } = await orderIn('CLOSING');
     const stockBefore = await stockOf(goodsId);
-    const codes = await Promise.all(Array.from({ length: N }, (_, i) => closeOn(conn(i), goodsId, orderId)));
+    const codes = await Promise.all(Array.from({ length: N }, (_, i) => closeOn(conn(i), goodsId, orderId, buyer)));
     expect(codes.filter((c) => c === Transition.Done)).toHaveLength(1);
     expect(codes.filter((c) => c === Transition.AlreadyDone)).toHaveLength(N - 1);
     expect(await stockOf(goodsId)).toBe(stockBefore + 1);
@@ -619,7 +618,7 @@ describe('markPaid', () => {
       const calls = Array.from({ length: 20 }, (_, i) =>
         i % 2 === 0
           ? payOn(conn(i), goodsId, orderId, buyer, p).then((c) => ({ op: 'paid', c }))
-          : closeOn(conn(i), goodsId, orderId).then((c) => ({ op: 'closed', c })),
+          : closeOn(conn(i), goodsId, orderId, buyer).then((c) => ({ op: 'closed', c })),
       );
       const results = await Promise.all(calls);
       const winners = results.filter((r) => r.c === Transition.Done);

@@ -82,6 +82,14 @@ describe('resolving a review', () => {
     expect((await postNotify(s.apiUrl, wrong)).returnCode).toBe('SUCCESS');
     await paymentPipelineIdle(s.infra);
     expect((await itemsOf(order.orderId)).map((i) => i.status)).toEqual(['RESOLVED']);
+
+    // the next day's reconciliation opens a RECONCILIATION review, which Redis never had: it
+    // is resolved too (in MySQL), not refused as "already resolved" while the order is still in Redis
+    await s.infra.core.prisma.reviewItem.create({ data: { orderId: order.orderId, kind: 'RECONCILIATION', reason: 'reconciliation: test' } });
+    const again = await resolve(order.orderId, { outcome: 'REFUNDED' });
+    expect(again.statusCode, again.body).toBe(200);
+    expect((await itemsOf(order.orderId)).map((i) => [i.kind, i.status])).toEqual([['AMOUNT_MISMATCH', 'RESOLVED'], ['RECONCILIATION', 'RESOLVED']]);
+    expect((await resolve(order.orderId, { outcome: 'REFUNDED' })).statusCode).toBe(409);
   });
 
   it('a signed payment for an order Redis lost becomes an UNKNOWN_ORDER review with the payment stored; REFUNDED settles it', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweep } from '../../src/domain/orders/sweep.js';
-import { RETIRED_KEYS_TTL_SECONDS } from '../../src/domain/goods/retire.js';
+import { RETIRED_KEYS_TTL_SECONDS, retireIfOver } from '../../src/domain/goods/retire.js';
 import { eventually } from '../../src/sandbox/testing.js';
 import { type TestSystem, createTestSystem } from '../helpers/system.js';
 import { notificationXml, postNotify } from '../payments/support.js';
@@ -113,6 +113,31 @@ describe('key lifecycle: an ended, settled sale is retired from Redis', () => {
     const row = await s.infra.core.prisma.seckillGoods.findUnique({ where: { id: BigInt(goodsId) } });
     expect(row?.stockCount).toBe(1);
   }, 60_000);
+
+  it('an outbox append racing the retirement (after its check, before its SREM) puts the goods back: nothing is stranded', async () => {
+    const goodsId = await shortSale(1, 500);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const k = keys().forGoods(goodsId);
+    const core = s.workerInfra.core;
+    // a late payment's transition lands right between retireGoods and the SREM
+    const racing = new Proxy(core.redis, {
+      get(target, prop, receiver) {
+        if (prop === 'srem') {
+          return async (...args: Parameters<typeof target.srem>) => {
+            await target.zadd(k.outbox, Date.now(), 'late-order');
+            return target.srem(...args);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    expect(await retireIfOver({ ...core, redis: racing }, goodsId)).toBe('in-flight');
+    expect(await isLive(goodsId)).toBe(true);
+    await redis().zrem(k.outbox, 'late-order');
+    expect(await retireIfOver(core, goodsId)).toBe('retired');
+    expect(await isLive(goodsId)).toBe(false);
+  });
 
   it('a payment after close, and the resolution of its review, reach MySQL though the goods was retired; it is retired again after each', async () => {
     const goodsId = await shortSale(1, 1_000);

@@ -14,7 +14,7 @@ import { PERSISTED_ORDER_TTL_SECONDS } from '../outbox/drain-batch.js';
  * The sweeper retires; two rare paths bring a retired goods back: a payment that arrives after
  * its order was closed, and a person resolving a review of a CLOSED/PAID order. Both append the
  * order to the goods' outbox, which the persister only drains for goods in `live-goods`, so they
- * call relistGoods first.
+ * call relistGoods before and after their transition.
  */
 
 /** A day, like a persisted order: a buyer's late GET still finds the sale's fields meanwhile. */
@@ -35,14 +35,25 @@ export async function retireIfOver(deps: Deps, goodsId: string): Promise<Retirem
   if (code < 0) return 'in-flight';
   // a crash here leaves the goods listed with expiring keys: the next sweep answers 2 and removes it
   await deps.redis.srem(deps.keys.liveGoods, goodsId);
+  // A late payment may have appended to the outbox between the script and the SREM: its writer's
+  // relist (before its transition) found the goods still listed and did nothing. Look again now;
+  // anything written after this look is covered by the writer's relist after its transition.
+  const [outbox, paidPending] = await Promise.all([deps.redis.zcard(k.outbox), deps.redis.scard(k.paidPending)]);
+  if (outbox > 0 || paidPending > 0) {
+    await relistGoods(deps, goodsId);
+    return 'in-flight';
+  }
   deps.metrics.goodsRetired.inc();
   deps.logger.info({ goodsId, keysExpireInS: code === 1 ? RETIRED_KEYS_TTL_SECONDS : 0 }, 'sale over and settled: goods retired from the live sale');
   return 'retired';
 }
 
 /**
- * Put a goods back in `live-goods` before news for one of its final orders is written to its
- * outbox (a no-op for a goods that is still live).
+ * Put a goods back in `live-goods` around news for one of its final orders written to its outbox
+ * (a no-op for a goods that is still live). Writers call it before the transition (so the
+ * persister sees the entry at once) and again after it (a retirement may have been between the
+ * script's check and its SREM when the first call ran: retireIfOver looks again after its SREM,
+ * and this second call covers an append after that look).
  */
 export async function relistGoods(deps: Pick<CoreDeps, 'redis' | 'keys'>, goodsId: string): Promise<void> {
   await deps.redis.sadd(deps.keys.liveGoods, goodsId);

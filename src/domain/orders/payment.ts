@@ -83,15 +83,19 @@ export async function applyPayment(deps: CoreDeps, fields: PaymentFields, again 
       if (again) return applyPayment(deps, fields, false);
       throw new Error(`order ${orderId} changed twice while its wrong-amount payment was recorded; the job retries`);
     case Transition.IsClosed:
-      // recorded on the order with a PAID_AFTER_CLOSE review by markPaid itself (closed since
-      // it was read above: listed again now)
-      if (live.status !== 'CLOSED') await relistGoods(deps, live.goodsId);
+      // recorded on the order with a PAID_AFTER_CLOSE review by markPaid itself; listed again
+      // after the append too (retire.ts: a retirement may have raced the first relist)
+      await relistGoods(deps, live.goodsId);
       deps.metrics.ordersToReview.inc({ kind: 'PAID_AFTER_CLOSE' });
       log.warn(lateReason(payment));
       await requestLateRefund(deps, { orderId, transactionId: payment.transactionId, totalFee: payment.totalFee });
       return 'paid-after-close';
     case Transition.PaymentKnown:
-      return 'duplicate'; // this payment was recorded on the order before (a copy of it)
+      // this payment was recorded on the order before (a copy of it, or this job again after a
+      // crash between markPaid and the refund request): the refund is asked for again, which
+      // is idempotent (out_refund_no RF<orderId>), so a crash there cannot skip it
+      if (live.status === 'CLOSED') await requestLateRefund(deps, { orderId, transactionId: payment.transactionId, totalFee: payment.totalFee });
+      return 'duplicate';
     default:
       throw new Error(`markPaid returned unexpected code ${code} for order ${orderId}`);
   }

@@ -39,7 +39,9 @@ export function orderTransitions(deps: Pick<CoreDeps, 'redis' | 'keys'>, orderId
       return { waitMs, reason: reason === 1 ? 'pay-in-flight' : reason === 2 ? 'wechat-order-too-young' : 'none' };
     },
     beginClose: (reason: CloseReason, reopenReview = false) => deps.redis.beginClose(orderKey, k.held, reason, reopenReview ? '1' : '0'),
-    closeWithRestock: (): Promise<Transition> => deps.redis.closeWithRestock(orderKey, k.stock, k.held, k.outbox, deps.keys.restockChannel, k.buyerPrefix),
+    async closeWithRestock(): Promise<Transition> {
+      return deps.redis.closeWithRestock(orderKey, k.stock, k.held, await this.buyerKey(), k.outbox, deps.keys.restockChannel);
+    },
     /** What a close that just happened is measured by (one HMGET, not the whole hash). */
     async closedFigures(): Promise<{ closeReason: string; closedAt: number; deadline: number } | undefined> {
       const [closeReason, closedAt, deadline] = await deps.redis.hmget(orderKey, 'closeReason', 'closedAt', 'deadline');

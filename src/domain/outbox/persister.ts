@@ -52,6 +52,8 @@ export function startPersister(deps: Deps, opts: PersisterOptions): Persister {
   const maxBackoffMs = opts.maxBackoffMs ?? 5_000;
   const states = new Map<string, GoodsState>();
   const leased = new Set<string>();
+  /** goods whose outbox gauges this process has set */
+  const gauged = new Set<string>();
   let lastPollError = '';
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -103,9 +105,15 @@ export function startPersister(deps: Deps, opts: PersisterOptions): Persister {
     deps.metrics.outboxDepthTotal.set(lag.depth);
     deps.metrics.outboxOldestAgeTotal.set(lag.oldestAgeMs / 1000);
     // only live goods keep a series (and a retry state): a retired goods' would stay for ever
-    deps.metrics.outboxDepth.reset();
-    deps.metrics.outboxOldestAge.reset();
+    // (removed one by one, not reset: a scrape in between would see no series at all)
     const live = new Set(lag.goods.map((g) => g.goodsId));
+    for (const goodsId of gauged) {
+      if (live.has(goodsId)) continue;
+      deps.metrics.outboxDepth.remove({ goods_id: goodsId });
+      deps.metrics.outboxOldestAge.remove({ goods_id: goodsId });
+      gauged.delete(goodsId);
+    }
+    for (const goodsId of live) gauged.add(goodsId);
     for (const goodsId of states.keys()) if (!live.has(goodsId)) states.delete(goodsId);
     for (const g of lag.goods) {
       deps.metrics.outboxDepth.set({ goods_id: g.goodsId }, g.depth);

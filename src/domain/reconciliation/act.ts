@@ -28,8 +28,13 @@ export async function actOnMissingPayment(deps: CoreDeps, billDate: string, row:
   const orderId = row.outTradeNo;
   // known in Redis, on its way to MySQL (the outbox is behind): not a difference
   const live = await readLiveOrder(deps, orderId).catch(() => undefined);
-  if (live?.status === 'PAID' && live.transactionId === row.transactionId) return;
-  const already = await deps.prisma.reconciliationDifference.findFirst({ where: { billDate, ref: row.transactionId }, select: { action: true } });
+  const already = await deps.prisma.reconciliationDifference.findFirst({ where: { billDate, ref: row.transactionId }, select: { action: true, kind: true } });
+  if (live?.status === 'PAID' && live.transactionId === row.transactionId) {
+    // an earlier run applied it and died before settling its difference (or, with no
+    // difference, Redis simply has it on its way to MySQL)
+    if (already?.action === 'PENDING') await settleDifference(deps, { billDate, kind: already.kind, ref: row.transactionId }, 'PAYMENT_APPLIED', 'payment path: paid (found applied when the run resumed)');
+    return;
+  }
   if (already && already.action !== 'PENDING') return; // handled by an earlier run
 
   const query = await deps.wechat.orderQuery({ transactionId: row.transactionId });
@@ -42,7 +47,18 @@ export async function actOnMissingPayment(deps: CoreDeps, billDate: string, row:
     await reviewFinding(deps, billDate, finding);
     return;
   }
-  const kind = await missingKind(deps, orderId);
+  const status = await orderStatus(deps, orderId);
+  if (query.data.tradeState === 'REFUND' && status !== undefined && status !== 'CLOSED') {
+    // paid and already refunded at WeChat, while our order still holds its unit (or is paid
+    // by another payment): taking this payment through the payment path would sell the unit for
+    // money the buyer has back. A person decides.
+    const finding = { kind: 'MISSED_PAYMENT' as const, ref: row.transactionId, orderId, billFee: row.totalFee, detail: `payment ${row.transactionId} of ${row.totalFee} fen for order ${orderId} (${status} here) is in the bill but already refunded at WeChat (trade_state REFUND): not applied` };
+    await reviewFinding(deps, billDate, finding);
+    return;
+  }
+  // a run resuming a PENDING difference keeps the kind it was recorded with (the order's state
+  // may have moved since: an UNKNOWN_ORDER whose payment MySQL now has)
+  const kind = already?.kind ?? missingKindOf(status);
   const difference = { billDate, kind, ref: row.transactionId, orderId, billFee: row.totalFee, detail: `payment ${row.transactionId} of ${row.totalFee} fen for order ${orderId} (${row.tradeTime.toISOString()}) is in the bill; we had not recorded it` };
   await recordDifference(deps, difference);
   const outcome = await applyPayment(deps, { ...query.data.fields, result_code: 'SUCCESS' });
@@ -50,10 +66,14 @@ export async function actOnMissingPayment(deps: CoreDeps, billDate: string, row:
   await settleDifference(deps, difference, actionOf(deps, outcome), `payment path: ${outcome}`);
 }
 
-/** What the missing payment is, from what we know of its order. */
-async function missingKind(deps: CoreDeps, orderId: string): Promise<DifferenceKind> {
+/** The order's status, live (Redis) first, then MySQL; undefined for an order we do not know. */
+async function orderStatus(deps: CoreDeps, orderId: string): Promise<string | undefined> {
   const live = await readLiveOrder(deps, orderId).catch(() => undefined);
-  const status = live?.status ?? (await deps.prisma.seckillOrder.findUnique({ where: { id: orderId }, select: { status: true } }))?.status;
+  return live?.status ?? (await deps.prisma.seckillOrder.findUnique({ where: { id: orderId }, select: { status: true } }))?.status;
+}
+
+/** What the missing payment is, from what we know of its order. */
+function missingKindOf(status: string | undefined): DifferenceKind {
   if (status === undefined) return 'UNKNOWN_ORDER';
   return status === 'CLOSED' ? 'PAID_AFTER_CLOSE' : 'MISSED_PAYMENT';
 }
@@ -76,7 +96,7 @@ function actionOf(deps: CoreDeps, outcome: PaymentOutcome) {
  * order MySQL does not have (a refund of an order we never knew) cannot carry a review: the
  * difference in the report is then the only record.
  */
-export async function reviewFinding(deps: CoreDeps, billDate: string, finding: ReviewFinding | (Omit<ReviewFinding, 'kind'> & { kind: 'NOT_PAID_AT_WECHAT' })): Promise<void> {
+export async function reviewFinding(deps: CoreDeps, billDate: string, finding: ReviewFinding | (Omit<ReviewFinding, 'kind'> & { kind: 'NOT_PAID_AT_WECHAT' | 'MISSED_PAYMENT' })): Promise<void> {
   const difference = { billDate, ...finding };
   const { action } = await recordDifference(deps, difference);
   if (action !== 'PENDING') return;
@@ -95,4 +115,24 @@ export async function reviewFinding(deps: CoreDeps, billDate: string, finding: R
   }
   deps.logger.warn({ billDate, orderId: finding.orderId, kind: finding.kind }, reason);
   await settleDifference(deps, difference, 'REVIEW', existing ? `RECONCILIATION review of order ${finding.orderId} already ${existing.status}` : 'RECONCILIATION review opened');
+}
+
+/**
+ * A run that died between applying a missed payment and settling its difference leaves it
+ * PENDING; once MySQL has the payment the next run no longer sees it as missing at all. Settle
+ * such differences: the payment is recorded, which is what their action was for.
+ */
+export async function settleRecordedPayments(deps: CoreDeps, billDate: string): Promise<number> {
+  const pending = await deps.prisma.reconciliationDifference.findMany({
+    where: { billDate, action: 'PENDING', kind: { in: ['MISSED_PAYMENT', 'PAID_AFTER_CLOSE', 'UNKNOWN_ORDER'] } },
+    select: { kind: true, ref: true },
+  });
+  let settled = 0;
+  for (const d of pending) {
+    const event = await deps.prisma.paymentEvent.findUnique({ where: { transactionId: d.ref }, select: { orderId: true } });
+    if (!event) continue; // still missing: the comparison acts on it
+    await settleDifference(deps, { billDate, kind: d.kind, ref: d.ref }, 'PAYMENT_APPLIED', 'payment path: recorded (found when the run resumed)');
+    settled += 1;
+  }
+  return settled;
 }

@@ -19,11 +19,12 @@ export async function loadOurDay(deps: Pick<CoreDeps, 'prisma'>, billDate: strin
     where: { timeEnd: { gte: `${billDate}000000`, lte: `${billDate}235959` }, resultCode: 'SUCCESS' },
     select: { transactionId: true, orderId: true, totalFee: true },
   });
-  const refundSelect = { orderId: true, outRefundNo: true, refundStatus: true, order: { select: { money: true, payments: { select: { totalFee: true }, take: 1 } } } } as const;
+  const refundSelect = { orderId: true, outRefundNo: true, refundStatus: true, order: { select: { money: true, payments: { select: { totalFee: true }, orderBy: { receivedAt: 'desc' }, take: 1 } } } } as const;
   const refundOf = (item: { orderId: string; outRefundNo: string | null; order: { money: number; payments: { totalFee: number }[] } }): OurRefund => ({
     outRefundNo: item.outRefundNo ?? '',
     orderId: item.orderId,
-    // our late-payment refunds return the whole payment
+    // our late-payment refunds return the whole payment: the latest one (an order whose
+    // wrong-amount payment was settled before can have two)
     refundFee: item.order.payments[0]?.totalFee ?? item.order.money,
   });
   const asked = await deps.prisma.reviewItem.findMany({

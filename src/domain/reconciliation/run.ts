@@ -1,5 +1,5 @@
 import type { CoreDeps } from '../deps.js';
-import { RetryableReconciliationError, actOnMissingPayment, reviewFinding } from './act.js';
+import { RetryableReconciliationError, actOnMissingPayment, reviewFinding, settleRecordedPayments } from './act.js';
 import { type Bill, BillFormatError, emptyBill, parseBill } from './bill.js';
 import { checkBillDate } from './bill-date.js';
 import { type Comparison, compareDay } from './compare.js';
@@ -71,6 +71,7 @@ async function runOnce(deps: CoreDeps, billDate: string, options: RunOptions): P
     throw err;
   }
   for (const finding of comparison.reviews) await reviewFinding(deps, billDate, finding);
+  await settleRecordedPayments(deps, billDate);
   await succeed(deps, billDate, comparison);
   log.info({ bill: comparison.bill, ours: comparison.ours, missing: comparison.missing.length, reviews: comparison.reviews.length }, 'reconciliation succeeded');
   return 'succeeded';
@@ -91,7 +92,13 @@ async function downloadBill(deps: CoreDeps, billDate: string): Promise<Bill> {
   if (res.kind === 'retryable') throw new RetryableReconciliationError(res.reason.startsWith('downloadbill') ? res.reason : `downloadbill: ${res.reason}`);
   if (res.kind === 'error') throw new BillRefusedError(`downloadbill: ${res.errCode} ${res.errCodeDes}`);
   if (res.kind === 'fatal') throw new BillRefusedError(`downloadbill: ${res.category}: ${res.reason}`);
-  if (res.data.noBill) return emptyBill(billDate);
+  if (res.data.noBill) {
+    // "No Bill Exist" is an empty day only if we have no payment that day either: otherwise the
+    // answer is wrong or early, and comparing against nothing would flag every one of ours
+    const ours = await deps.prisma.paymentEvent.count({ where: { timeEnd: { gte: `${billDate}000000`, lte: `${billDate}235959` }, resultCode: 'SUCCESS' } });
+    if (ours > 0) throw new BillRefusedError(`downloadbill: WeChat has no bill for ${billDate}, but we recorded ${ours} payment(s) that day: not compared; run the day again later`);
+    return emptyBill(billDate);
+  }
   return parseBill(res.data.text, { billDate, appId: deps.config.wechat.appId, mchId: deps.config.wechat.mchId });
 }
 

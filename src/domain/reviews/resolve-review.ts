@@ -6,6 +6,7 @@ import { Transition } from '../orders/transition-codes.js';
 import type { ReviewOutcome } from '../outbox/outbox-record.js';
 import { reviewNotFound } from './reviews.js';
 import { relistGoods } from '../goods/retire.js';
+import type { ReviewKind } from '../../generated/prisma/enums.js';
 
 export const REVIEW_OUTCOMES = ['RESTOCK', 'SOLD', 'REFUNDED'] as const satisfies readonly ReviewOutcome[];
 
@@ -41,9 +42,15 @@ export async function resolveReview(deps: CoreDeps, orderId: string, outcome: Re
       case Transition.Done:
         // this process hears its own restock at once; the others through the restock channel
         if (outcome !== 'SOLD') deps.soldOut?.forget(live.goodsId);
+        // listed again after the outbox append too (retire.ts: a retirement may have raced)
+        await relistGoods(deps, live.goodsId);
         break;
       case Transition.ReviewAlreadyResolved:
-        throw alreadyResolved(orderId);
+        // every review Redis knows is resolved, but MySQL may hold one Redis never had (a
+        // RECONCILIATION review opened the next day): settle that one there, or say it is done.
+        // Only that kind: another kind still OPEN in MySQL is one whose resolution in Redis the
+        // persister has not written yet, and a second outcome must not overwrite the first.
+        return resolveInMysql(deps, orderId, outcome, now, live.status, ['RECONCILIATION']);
       case Transition.NoUnitHeld:
         throw new DomainError('REVIEW_OUTCOME_NOT_POSSIBLE', `order ${orderId} is ${live.status}: it holds no unit to sell; resolve it as REFUNDED or RESTOCK`);
       case Transition.NoReview:
@@ -65,8 +72,10 @@ export async function resolveReview(deps: CoreDeps, orderId: string, outcome: Re
 }
 
 /** An order that has left Redis: its reviews are in MySQL only, and it holds no unit. */
-async function resolveInMysql(deps: CoreDeps, orderId: string, outcome: ReviewOutcome, now: Date, liveStatus?: string): Promise<ResolvedReview> {
-  const items = await deps.prisma.reviewItem.findMany({ where: { orderId }, select: { status: true }, take: 10 });
+async function resolveInMysql(deps: CoreDeps, orderId: string, outcome: ReviewOutcome, now: Date, liveStatus?: string, onlyKinds?: ReviewKind[]): Promise<ResolvedReview> {
+  const kindFilter = onlyKinds ? { kind: { in: onlyKinds } } : {};
+  const items = await deps.prisma.reviewItem.findMany({ where: { orderId, ...kindFilter }, select: { status: true }, take: 10 });
+  if (items.length === 0 && onlyKinds) throw alreadyResolved(orderId);
   if (items.length === 0) throw reviewNotFound(orderId);
   if (items.every((item) => item.status === 'RESOLVED')) throw alreadyResolved(orderId);
   const row = await deps.prisma.seckillOrder.findUnique({ where: { id: orderId }, select: { status: true } });
@@ -75,7 +84,7 @@ async function resolveInMysql(deps: CoreDeps, orderId: string, outcome: ReviewOu
     // no unit is held for it in the live sale (Redis): selling one now would oversell
     throw new DomainError('REVIEW_OUTCOME_NOT_POSSIBLE', `order ${orderId} (${status}) holds no unit in the live sale; resolve it as REFUNDED or RESTOCK`);
   }
-  const { count } = await deps.prisma.reviewItem.updateMany({ where: { orderId, status: 'OPEN' }, data: { status: 'RESOLVED', outcome, resolvedAt: now } });
+  const { count } = await deps.prisma.reviewItem.updateMany({ where: { orderId, status: 'OPEN', ...kindFilter }, data: { status: 'RESOLVED', outcome, resolvedAt: now } });
   if (count === 0) throw alreadyResolved(orderId); // resolved by someone else meanwhile
   deps.logger.info({ orderId, outcome, status }, 'review resolved (MySQL only)');
   return { orderId, outcome, status, resolvedAt: now.toISOString() };

@@ -28,8 +28,6 @@ export interface GoodsKeys {
   /** prefix of the order hashes (for scripts handed many order ids) */
   orderPrefix: string;
   order(orderId: string): string;
-  /** prefix of the buyer keys (for scripts that read the userId themselves) */
-  buyerPrefix: string;
   buyer(userId: string): string;
   /** short-lived marker: a buyer's GET asked WeChat about this order recently */
   lookup(orderId: string): string;
@@ -75,7 +73,6 @@ export function keySpace(prefix: string): KeySpace {
         sweepCursor: `${base}:sweep-cursor`,
         orderPrefix: `${base}:order:`,
         order: (orderId) => `${base}:order:${orderId}`,
-        buyerPrefix: `${base}:buyer:`,
         buyer: (userId) => `${base}:buyer:${userId}`,
         lookup: (orderId) => `${base}:lookup:${orderId}`,
       };

@@ -19,7 +19,7 @@ declare module 'ioredis' {
       orderId: string, userId: string, goodsId: string, windowMs: number,
     ): Result<ReserveReply, Context>;
     beginClose(order: string, held: string, reason: string, reopenReview: '0' | '1'): Result<Transition, Context>;
-    closeWithRestock(order: string, stock: string, held: string, outbox: string, restockChannel: string, buyerPrefix: string): Result<Transition, Context>;
+    closeWithRestock(order: string, stock: string, held: string, buyer: string, outbox: string, restockChannel: string): Result<Transition, Context>;
     markPaid(
       order: string, held: string, buyer: string, outbox: string, paidPending: string,
       transactionId: string, totalFee: number, payTimeMs: number, paymentJson: string, lateReason: string,

@@ -3,12 +3,11 @@
   buyer may grab again. The only place a unit is returned to stock. The order joins the goods'
   outbox; the persister writes it to MySQL and only then sets the hash's expiry.
 
-  KEYS[1] order hash   KEYS[2] stock   KEYS[3] held zset   KEYS[4] outbox zset
+  KEYS[1] order hash   KEYS[2] stock   KEYS[3] held zset   KEYS[4] buyer   KEYS[5] outbox zset
   ARGV[1] restock channel (published to when the goods was sold out)
-  ARGV[2] prefix of the goods' buyer keys (`…{g:<id>}:buyer:`): the buyer's key is that prefix and
-          the order's userId, read here rather than by the caller first (a round trip less per
-          close). The key shares the goods' hash tag, so it is on this node, as ackOutbox's
-          order keys are.
+  (The buyer key is declared, not built here from the order's userId: while a slot migrates, an
+  undeclared key may already have moved, the GET would see nothing, and the buyer would stay
+  marked as having an active order; a declared one makes Redis redirect the whole call.)
 
   Returns
    1 closed, unit restocked
@@ -18,7 +17,7 @@
 --- @include "serverTime"
 --- @include "appendOutbox"
 --- @include "restockOne"
-local order = redis.call('HMGET', KEYS[1], 'status', 'orderId', 'goodsId', 'userId')
+local order = redis.call('HMGET', KEYS[1], 'status', 'orderId', 'goodsId')
 local status = order[1]
 if not status then return -10 end
 if status == 'CLOSED' then return 0 end
@@ -29,8 +28,7 @@ if status ~= 'CLOSING' then return -14 end
 local now = serverTimeMs()
 restockOne(KEYS[2], ARGV[1], order[3])
 redis.call('ZREM', KEYS[3], order[2])
-local buyerKey = ARGV[2] .. (order[4] or '')
-if redis.call('GET', buyerKey) == order[2] then redis.call('DEL', buyerKey) end
+if redis.call('GET', KEYS[4]) == order[2] then redis.call('DEL', KEYS[4]) end
 redis.call('HSET', KEYS[1], 'status', 'CLOSED', 'closedAt', now)
-appendOutbox(KEYS[4], KEYS[1], order[2], now)
+appendOutbox(KEYS[5], KEYS[1], order[2], now)
 return 1
