@@ -13,9 +13,9 @@ function payment(o: { time?: string; tx?: string; order?: string; yuan?: string;
   const yuan = o.yuan ?? '0.01';
   return line([o.time ?? '2026-11-30 16:33:45', merchant.appId, o.mch ?? merchant.mchId, '0', '', o.tx ?? '4200000001202611300005734289', o.order ?? '1415640626', 'oUpF8uMuAJO', 'NATIVE', 'SUCCESS', 'CFT', 'CNY', yuan, '0.00', '0', '0', '0.00', '0.00', '', '', o.goods ?? 'phone', o.attach ?? '', '0.00006', '0.60%', yuan, '0.00', '']);
 }
-function refund(o: { status?: string; yuan?: string } = {}) {
+function refund(o: { status?: string; yuan?: string; time?: string } = {}) {
   const yuan = o.yuan ?? '0.01';
-  return line(['2026-11-30 20:53:36', merchant.appId, merchant.mchId, '0', '', '4200000001202611300005734289', '1415640626', 'oUpF8uMuAJO', 'NATIVE', 'REFUND', 'CFT', 'CNY', '0.00', '0.00', '50300000012026113012345678901', 'RF1415640626', yuan, '0.00', 'ORIGINAL', o.status ?? 'SUCCESS', 'phone', '', '-0.00006', '0.60%', '0.00', yuan, '']);
+  return line([o.time ?? '2026-11-30 20:53:36', merchant.appId, merchant.mchId, '0', '', '4200000001202611300005734289', '1415640626', 'oUpF8uMuAJO', 'NATIVE', 'REFUND', 'CFT', 'CNY', '0.00', '0.00', '50300000012026113012345678901', 'RF1415640626', yuan, '0.00', 'ORIGINAL', o.status ?? 'SUCCESS', 'phone', '', '-0.00006', '0.60%', '0.00', yuan, '']);
 }
 const summary = (count: number, settled: string, refunded: string, ordered: string, applied: string) => line([String(count), settled, refunded, '0.00', '0.00000', ordered, applied]);
 const bill = (...lines: string[]) => lines.join('\r\n') + '\r\n';
@@ -91,6 +91,11 @@ describe('the daily bill parser', () => {
     expect(failure(bill(HEADER, payment({ mch: '1900000109' }), ...sum1))).toBe('other-merchant');
     expect(failure(bill(HEADER, payment(), ...sum1), { ...merchant, appId: 'wx0000000000000000' })).toBe('other-merchant');
     expect(failure(bill(HEADER, payment({ time: '2026-12-01 00:00:00' }), ...sum1))).toBe('other-day');
+    expect(failure(bill(HEADER, payment({ time: '2026-11-29 23:59:59' }), ...sum1))).toBe('other-day');
+    // a refund row may carry the refunded payment's time, on an earlier day; never a later one
+    const refundOnly = [SUMMARY, summary(1, '0.00', '0.01', '0.00', '0.01')];
+    expect(parseBill(bill(HEADER, refund({ time: '2026-11-20 10:00:00' }), ...refundOnly), merchant).rows).toHaveLength(1);
+    expect(failure(bill(HEADER, refund({ time: '2026-12-01 00:00:01' }), ...refundOnly))).toBe('other-day');
     expect(failure(bill(HEADER, payment().replace('`SUCCESS', '`REVOKED'), ...sum1))).toBe('bad-row');
     expect(failure(bill(HEADER, payment({ yuan: '0.001' }), ...sum1))).toBe('bad-row');
     expect(failure(bill(HEADER, payment({ goods: 'a,`b' }), ...sum1))).toBe('bad-row'); // ",`" inside a field: ambiguous

@@ -176,7 +176,13 @@ function readRow(lineNo: number, expect: BillExpectation, day: { start: Date; en
   }
   const tradeTime = fromBillTime(col('交易时间'));
   if (!tradeTime) throw bad(`交易时间 "${col('交易时间')}" is not yyyy-MM-dd HH:mm:ss`);
-  if (tradeTime < day.start || tradeTime >= day.end) throw new BillFormatError('other-day', `line ${lineNo}: 交易时间 ${col('交易时间')} is not on ${expect.billDate}`);
+  // A payment row is the day's own. A refund row is listed on the day of the refund, and its
+  // 交易时间 may be the refunded payment's, on an earlier day (WeChat does not document which):
+  // only a time after the bill's day is impossible for it.
+  const state = col('交易状态');
+  if (tradeTime >= day.end || (state !== 'REFUND' && tradeTime < day.start)) {
+    throw new BillFormatError('other-day', `line ${lineNo}: 交易时间 ${col('交易时间')} is not on ${expect.billDate}`);
+  }
   const transactionId = col('微信订单号');
   const outTradeNo = col('商户订单号');
   if (!DIGITS.test(transactionId)) throw bad(`微信订单号 "${transactionId}" is not a transaction id`);
@@ -191,7 +197,6 @@ function readRow(lineNo: number, expect: BillExpectation, day: { start: Date; en
   fen('充值券退款金额');
   const amounts: ColumnTotals = { settlement: fen('应结订单金额'), refund: fen('退款金额'), order: fen('订单金额'), applied: fen('申请退款金额') };
   const base = { line: lineNo, tradeTime, transactionId, outTradeNo };
-  const state = col('交易状态');
   if (state === 'SUCCESS') {
     if (amounts.order <= 0) throw bad('a payment of 0 yuan');
     return { amounts, row: { ...base, kind: 'payment', totalFee: amounts.order, settlementFee: amounts.settlement, tradeType: col('交易类型'), goodsName: col('商品名称') } };
