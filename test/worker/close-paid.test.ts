@@ -21,6 +21,21 @@ describe('order timeout: the buyer paid but we were never told', () => {
   });
   afterAll(async () => s?.close());
 
+  it('ORDERPAID → orderquery says REFUND (paid, then refunded at WeChat): a review, not a sale; the unit stays held', async () => {
+    const goodsId = await newGoods(s, 3, 990);
+    const orderId = await reserveWithoutJob(s, 'payer-refunded', goodsId, 60_000);
+    await createAtWeChat(s, 'payer-refunded', orderId);
+    expect((await s.sandbox.pay(orderId)).status).toBe(200);
+    expect((await s.sandbox.control('POST', '/sandbox/refund', { out_trade_no: orderId, out_refund_no: `MANUAL-${orderId}` })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 400)); // WeChat's close rule, scaled (300 ms here)
+    expect(await closeOrder(s.workerInfra.core, { orderId, goodsId, lastAttempt: true })).toBe('review');
+    const order = await waitForStatus(s, 'payer-refunded', orderId, 'NEEDS_REVIEW');
+    expect(order.status).toBe('NEEDS_REVIEW');
+    expect(await stock(s, goodsId)).toEqual({ stockCount: 3, available: 2, held: 1 });
+    const item = await eventually(async () => (await s.infra.core.prisma.reviewItem.findFirst({ where: { orderId, kind: 'CLOSE_FAILED' } })) ?? undefined);
+    expect(item.reason).toMatch(/trade_state REFUND/);
+  });
+
   it('ORDERPAID → orderquery → PAID, durable stock decremented once, nothing restocked', async () => {
     const goodsId = await newGoods(s, 3, 990);
     const order = await grab(s, 'payer-1', goodsId);

@@ -74,9 +74,15 @@ export async function closeOrder(deps: CoreDeps, req: CloseRequest): Promise<Clo
   if (result.kind === 'error' && result.errCode === 'ORDERPAID') {
     const query = await deps.wechat.orderQuery({ outTradeNo: orderId });
     deps.metrics.wechatCalls.inc({ api: 'orderquery', result: query.kind === 'error' ? query.errCode : query.kind });
-    if (query.kind === 'ok' && (query.data.tradeState === 'SUCCESS' || query.data.tradeState === 'REFUND')) {
+    if (query.kind === 'ok' && query.data.tradeState === 'SUCCESS') {
       await applyWeChatPayment(deps, req, query.data.fields);
       return 'paid';
+    }
+    if (query.kind === 'ok' && query.data.tradeState === 'REFUND') {
+      // paid, and (some or all of) it refunded since, outside this system: selling the unit
+      // for money the buyer may have back, or restocking one they may have paid for, are both
+      // guesses. A person decides; the unit stays held.
+      return toReview(deps, req, `closeorder said ORDERPAID; orderquery says trade_state REFUND (transaction ${query.data.transactionId ?? '?'}): paid, then refunded at WeChat`);
     }
     const why = query.kind === 'ok' ? `trade_state ${query.data.tradeState}` : query.kind === 'error' ? query.errCode : query.reason;
     return retryOrReview(deps, req, `closeorder said ORDERPAID but orderquery gave ${why}`);

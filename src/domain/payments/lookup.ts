@@ -24,7 +24,9 @@ export async function lookUpPayment(deps: Deps, order: Pick<LiveOrder, 'orderId'
     deps.logger.debug({ orderId: order.orderId, query }, 'payment lookup: no answer from WeChat');
     return 'unavailable';
   }
-  if (query.data.tradeState !== 'SUCCESS' && query.data.tradeState !== 'REFUND') return 'not-paid';
+  // REFUND (paid, then refunded at WeChat) is not applied as a payment: the close asks WeChat
+  // again at the deadline and sends such an order to a person (close.ts)
+  if (query.data.tradeState !== 'SUCCESS') return 'not-paid';
   deps.logger.warn({ orderId: order.orderId, transactionId: query.data.transactionId }, 'payment found by orderquery: its notification was lost');
   await applyPayment(deps, { ...query.data.fields, result_code: 'SUCCESS' });
   return 'paid';
