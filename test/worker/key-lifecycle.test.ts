@@ -23,7 +23,7 @@ describe('key lifecycle: an ended, settled sale is retired from Redis', () => {
   const keys = () => s.infra.core.keys;
   const isLive = async (goodsId: string) => (await redis().sismember(keys().liveGoods, goodsId)) === 1;
   const retiredCount = async () => (await s.workerInfra.core.metrics.goodsRetired.get()).values.reduce((n, v) => n + v.value, 0);
-  const retired = (goodsId: string, timeoutMs = 15_000) =>
+  const retired = (goodsId: string, timeoutMs = 20_000) =>
     eventually(async () => ((await isLive(goodsId)) ? undefined : true), timeoutMs, 50).catch(() => {
       throw new Error(`goods ${goodsId} was not retired within ${timeoutMs} ms`);
     });
@@ -47,7 +47,8 @@ describe('key lifecycle: an ended, settled sale is retired from Redis', () => {
 
   it('paid, cancelled and timed-out orders all settled after the end: the goods leaves live-goods, its keys expire, a grab or GET does not bring it back', async () => {
     const before = await retiredCount();
-    const goodsId = await shortSale(3, 4_000);
+    // (long enough for the set-up under a loaded CI machine: a sale created after its end is never loaded)
+    const goodsId = await shortSale(3, 8_000);
     const k = keys().forGoods(goodsId);
     expect(await isLive(goodsId)).toBe(true);
 
@@ -96,10 +97,10 @@ describe('key lifecycle: an ended, settled sale is retired from Redis', () => {
   }, 60_000);
 
   it('is not retired while an order still holds a unit after the end; once it is paid and persisted, it is', async () => {
-    const goodsId = await shortSale(2, 1_000);
+    const goodsId = await shortSale(2, 3_000);
     // an order grabbed just before the end whose window runs well past it
     const orderId = await reserveWithoutJob(s, 'kl-held', goodsId, 60_000);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
     for (let i = 0; i < 3; i += 1) {
       const report = await sweep(s.workerInfra.core);
       expect(report.retired).toBe(0);
@@ -140,7 +141,7 @@ describe('key lifecycle: an ended, settled sale is retired from Redis', () => {
   });
 
   it('a payment after close, and the resolution of its review, reach MySQL though the goods was retired; it is retired again after each', async () => {
-    const goodsId = await shortSale(1, 1_000);
+    const goodsId = await shortSale(1, 3_000);
     const order = await grab(s, 'kl-late-pay', goodsId);
     const cancel = await s.app.inject({ method: 'POST', url: `/seckill/orders/${order.orderId}/cancel`, headers: s.buyer('kl-late-pay') });
     expect(cancel.statusCode, cancel.body).toBe(202);
