@@ -190,10 +190,19 @@ export class Queues {
     try {
       const existing = await queue.getJob(id);
       if (existing) {
-        const state = await existing.getState();
+        // A run writes its outcome (the report) a moment before BullMQ moves its job out of
+        // `active`: someone who read "FAILED" and asks again at once would be told "running"
+        // and nothing would run. Give a finishing job a moment first.
+        let state = await existing.getState();
+        for (let i = 0; state === 'active' && i < 20; i += 1) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          state = await existing.getState();
+        }
         if (state === 'active') return 'running';
         if (state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') return 'already-queued';
         await existing.remove().catch(() => undefined); // completed or failed: run it again
+        // (a remove refused because the job is locked again leaves it there: then it runs)
+        if (await queue.getJob(id)) return 'running';
       }
       await queue.add('reconcile-day', job, { ...defaultJobOptions('reconcile-day', this.reconcileRetry), jobId: id });
       return 'queued';
