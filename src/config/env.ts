@@ -1,6 +1,6 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { unsafeSettings } from './production-safety.js';
-import { type RedisClusterTarget, type RedisTls, hashTagSpan, isClusterUrl, parseClusterUrl } from './redis-target.js';
+import { type RedisClusterTarget, type RedisTls, hashTagSpan, isClusterUrl, isTlsUrl, parseClusterUrl } from './redis-target.js';
 import { z } from 'zod';
 
 /**
@@ -124,8 +124,7 @@ const schema = baseSchema.superRefine((env, ctx) => {
     if (env.REDIS_TLS_CA_FILE) {
       if (!readable(env.REDIS_TLS_CA_FILE)) ctx.addIssue({ code: 'custom', path: ['REDIS_TLS_CA_FILE'], message: 'cannot read this file (the CA certificate to trust for Redis TLS, PEM)' });
       else if (!readFileSync(env.REDIS_TLS_CA_FILE, 'utf8').includes('-----BEGIN CERTIFICATE-----')) ctx.addIssue({ code: 'custom', path: ['REDIS_TLS_CA_FILE'], message: 'is not a PEM certificate (no -----BEGIN CERTIFICATE----- line)' });
-      const lower = env.REDIS_URL.toLowerCase();
-      if (!lower.startsWith('rediss://') && !lower.startsWith('rediss+cluster://')) ctx.addIssue({ code: 'custom', path: ['REDIS_TLS_CA_FILE'], message: 'is only used with TLS: REDIS_URL must be rediss://… or rediss+cluster://…' });
+      if (!isTlsUrl(env.REDIS_URL)) ctx.addIssue({ code: 'custom', path: ['REDIS_TLS_CA_FILE'], message: 'is only used with TLS: REDIS_URL must be rediss://… or rediss+cluster://…' });
     }
     if (env.WECHAT_CERT_P12 && !readable(env.WECHAT_CERT_P12)) {
       ctx.addIssue({ code: 'custom', path: ['WECHAT_CERT_P12'], message: 'cannot read this file (the merchant API certificate, PKCS#12)' });
@@ -157,9 +156,7 @@ function redisUrlProblem(value: string): string | undefined {
 
 /** The cluster REDIS_URL names (if any) and its TLS trust, with REDIS_TLS_CA_FILE read once. */
 function redisTargetOf(env: ParsedEnv): { redisCluster?: RedisClusterTarget; redisTls?: RedisTls } {
-  const lower = env.REDIS_URL.toLowerCase();
-  const tls: RedisTls | undefined =
-    lower.startsWith('rediss://') || lower.startsWith('rediss+cluster://') ? (env.REDIS_TLS_CA_FILE ? { ca: readFileSync(env.REDIS_TLS_CA_FILE, 'utf8') } : {}) : undefined;
+  const tls: RedisTls | undefined = isTlsUrl(env.REDIS_URL) ? (env.REDIS_TLS_CA_FILE ? { ca: readFileSync(env.REDIS_TLS_CA_FILE, 'utf8') } : {}) : undefined;
   if (!isClusterUrl(env.REDIS_URL)) return tls ? { redisTls: tls } : {};
   const cluster = parseClusterUrl(env.REDIS_URL) as RedisClusterTarget;
   return { redisCluster: { ...cluster, ...(tls ? { tls } : {}) }, ...(tls ? { redisTls: tls } : {}) };

@@ -32,6 +32,9 @@ const clusterSchemeOf = (url: string): string | undefined =>
 
 export const isClusterUrl = (url: string): boolean => clusterSchemeOf(url) !== undefined;
 
+/** REDIS_URL asks for TLS: `rediss://` (one Redis) or `rediss+cluster://`. */
+export const isTlsUrl = (url: string): boolean => /^rediss(\+cluster)?:\/\//i.test(url);
+
 /** Parse a `redis+cluster://` or `rediss+cluster://` URL; returns a problem (for the configuration's message) or the target. */
 export function parseClusterUrl(url: string): RedisClusterTarget | { problem: string } {
   const scheme = clusterSchemeOf(url) ?? CLUSTER_SCHEME;

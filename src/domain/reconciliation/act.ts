@@ -47,7 +47,7 @@ export async function actOnMissingPayment(deps: CoreDeps, billDate: string, row:
     await reviewFinding(deps, billDate, finding);
     return;
   }
-  const status = await orderStatus(deps, orderId);
+  const status = live?.status ?? (await storedStatus(deps, orderId));
   if (query.data.tradeState === 'REFUND' && status !== undefined && status !== 'CLOSED') {
     // paid and already refunded at WeChat, while our order still holds its unit (or is paid
     // by another payment): taking this payment through the payment path would sell the unit for
@@ -66,10 +66,9 @@ export async function actOnMissingPayment(deps: CoreDeps, billDate: string, row:
   await settleDifference(deps, difference, actionOf(deps, outcome), `payment path: ${outcome}`);
 }
 
-/** The order's status, live (Redis) first, then MySQL; undefined for an order we do not know. */
-async function orderStatus(deps: CoreDeps, orderId: string): Promise<string | undefined> {
-  const live = await readLiveOrder(deps, orderId).catch(() => undefined);
-  return live?.status ?? (await deps.prisma.seckillOrder.findUnique({ where: { id: orderId }, select: { status: true } }))?.status;
+/** The order's status in MySQL (for an order Redis no longer has); undefined for one we do not know. */
+async function storedStatus(deps: CoreDeps, orderId: string): Promise<string | undefined> {
+  return (await deps.prisma.seckillOrder.findUnique({ where: { id: orderId }, select: { status: true } }))?.status;
 }
 
 /** What the missing payment is, from what we know of its order. */
@@ -127,12 +126,11 @@ export async function settleRecordedPayments(deps: CoreDeps, billDate: string): 
     where: { billDate, action: 'PENDING', kind: { in: ['MISSED_PAYMENT', 'PAID_AFTER_CLOSE', 'UNKNOWN_ORDER'] } },
     select: { kind: true, ref: true },
   });
-  let settled = 0;
-  for (const d of pending) {
-    const event = await deps.prisma.paymentEvent.findUnique({ where: { transactionId: d.ref }, select: { orderId: true } });
-    if (!event) continue; // still missing: the comparison acts on it
-    await settleDifference(deps, { billDate, kind: d.kind, ref: d.ref }, 'PAYMENT_APPLIED', 'payment path: recorded (found when the run resumed)');
-    settled += 1;
-  }
-  return settled;
+  if (pending.length === 0) return 0;
+  const events = await deps.prisma.paymentEvent.findMany({ where: { transactionId: { in: pending.map((d) => d.ref) } }, select: { transactionId: true } });
+  const recorded = new Set(events.map((e) => e.transactionId));
+  // the others are still missing: the comparison acts on them
+  const done = pending.filter((d) => recorded.has(d.ref));
+  for (const d of done) await settleDifference(deps, { billDate, kind: d.kind, ref: d.ref }, 'PAYMENT_APPLIED', 'payment path: recorded (found when the run resumed)');
+  return done.length;
 }

@@ -12,11 +12,14 @@ import type { OurDay, OurRefund } from './compare.js';
  * "Asked for that day": our refund's day is its review's creation (the refund job runs right
  * after the review reaches MySQL); only refunds WeChat accepted (PROCESSING or SUCCESS) count.
  */
+/** Our successful payment events of one Beijing day (`time_end` is Beijing yyyyMMddHHmmss). */
+export const paymentsOfDay = (billDate: string) => ({ timeEnd: { gte: `${billDate}000000`, lte: `${billDate}235959` }, resultCode: 'SUCCESS' });
+
 export async function loadOurDay(deps: Pick<CoreDeps, 'prisma'>, billDate: string, billRefunds: readonly BillRefund[]): Promise<OurDay> {
   const day = beijingDayRange(billDate);
   if (!day) throw new RangeError(`bill date ${billDate} is not a day`);
   const events = await deps.prisma.paymentEvent.findMany({
-    where: { timeEnd: { gte: `${billDate}000000`, lte: `${billDate}235959` }, resultCode: 'SUCCESS' },
+    where: paymentsOfDay(billDate),
     select: { transactionId: true, orderId: true, totalFee: true },
   });
   const refundSelect = { orderId: true, outRefundNo: true, refundStatus: true, order: { select: { money: true, payments: { select: { totalFee: true }, orderBy: { receivedAt: 'desc' }, take: 1 } } } } as const;

@@ -3,7 +3,7 @@ import { RetryableReconciliationError, actOnMissingPayment, reviewFinding, settl
 import { type Bill, BillFormatError, emptyBill, parseBill } from './bill.js';
 import { checkBillDate } from './bill-date.js';
 import { type Comparison, compareDay } from './compare.js';
-import { loadOurDay } from './our-side.js';
+import { loadOurDay, paymentsOfDay } from './our-side.js';
 
 export { RetryableReconciliationError } from './act.js';
 
@@ -95,7 +95,7 @@ async function downloadBill(deps: CoreDeps, billDate: string): Promise<Bill> {
   if (res.data.noBill) {
     // "No Bill Exist" is an empty day only if we have no payment that day either: otherwise the
     // answer is wrong or early, and comparing against nothing would flag every one of ours
-    const ours = await deps.prisma.paymentEvent.count({ where: { timeEnd: { gte: `${billDate}000000`, lte: `${billDate}235959` }, resultCode: 'SUCCESS' } });
+    const ours = await deps.prisma.paymentEvent.count({ where: paymentsOfDay(billDate) });
     if (ours > 0) throw new BillRefusedError(`downloadbill: WeChat has no bill for ${billDate}, but we recorded ${ours} payment(s) that day: not compared; run the day again later`);
     return emptyBill(billDate);
   }
