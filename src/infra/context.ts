@@ -29,7 +29,12 @@ export interface Infra {
   core: CoreDeps;
   amqp: Connection;
   publisher: PaymentPublisher;
-  /** BullMQ's connection (queues and workers); `core.redis` is our own commands' (auto-pipelined) */
+  /**
+   * The BullMQ workers' connection (they duplicate it for their blocking reads). Producers
+   * (`core.queues`: adding, removing, promoting jobs) share `core.redis`, which is auto-pipelined:
+   * the jobs added and removed by many concurrent handlers in one event-loop turn leave in one
+   * write instead of one each (on loopback each write costs tens of µs of CPU on both sides).
+   */
   queueRedis: RedisClient;
   readinessChecks: { name: string; check: () => Promise<void> }[];
   close(): Promise<void>;
@@ -39,7 +44,7 @@ export function createInfra(config: Config, logger: Logger, role: RedisRole): In
   const redis = createRedisClient(config, role, logger, role, true);
   const queueRedis = createRedisClient(config, role, logger, `${role}-queues`);
   const prisma = createPrisma(config.databaseUrl, logger);
-  const queues = new Queues(queueRedis, config.queuePrefix, config.close, logger, config.queueShards, {
+  const queues = new Queues(redis, config.queuePrefix, config.close, logger, config.queueShards, {
     maxAttempts: config.reconciliation.attempts,
     backoffMs: config.reconciliation.retryMs,
   });

@@ -1,4 +1,5 @@
 import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
+import { parseCanonicalFlatXml } from './flat-xml.js';
 
 /**
  * WeChat Pay v2 XML: one root `<xml>` with one flat level of string children.
@@ -78,6 +79,15 @@ export function parseWeChatXml(body: string | Buffer, maxBytes = DEFAULT_MAX_XML
   const text = decode(body, maxBytes);
   if (text.trim() === '') throw new WeChatXmlError('empty');
   if (DTD_MARKER.test(text)) throw new WeChatXmlError('doctype');
+  // WeChat's own shape is read without fast-xml-parser; anything else goes through it (flat-xml.ts)
+  return parseCanonicalFlatXml(text) ?? parseGeneralXml(text);
+}
+
+/**
+ * Any body that passed the size, encoding and DTD checks, through fast-xml-parser's validator
+ * and parser. Exported for the fast path's equivalence test.
+ */
+export function parseGeneralXml(text: string): Record<string, string> {
   const valid = XMLValidator.validate(text);
   if (valid !== true) throw new WeChatXmlError('invalid-xml', valid.err.msg);
 
