@@ -38,19 +38,15 @@ type Deps = Pick<CoreDeps, 'redis' | 'keys' | 'prisma' | 'logger' | 'metrics'>;
 export async function drainOutboxBatch(deps: Deps, goodsId: string, opts: DrainOptions): Promise<DrainResult> {
   const k = deps.keys.forGoods(goodsId);
   const result: DrainResult = { taken: 0, persisted: 0, acked: 0, setAside: 0, newlySold: 0 };
-  const entries = await deps.redis.zrange(k.outbox, '0', String(opts.batchSize - 1));
+  const batch = await deps.redis.readOutboxBatch(k.outbox, opts.batchSize, k.orderPrefix);
+  const entries: { entry: string; hash: Record<string, string> }[] = [];
+  for (let i = 0; i + 1 < batch.length; i += 2) entries.push({ entry: String(batch[i]), hash: fieldsOf(batch[i + 1]) });
   result.taken = entries.length;
   if (entries.length === 0) return result;
 
-  const pipeline = deps.redis.pipeline();
-  for (const entry of entries) pipeline.hgetall(k.order(entry));
-  const hashes = (await pipeline.exec()) ?? [];
-
   const records: OutboxRecord[] = [];
-  for (const [i, entry] of entries.entries()) {
-    const [err, hash] = hashes[i] ?? [];
-    if (err) throw err;
-    const parsed = parseOutboxEntry(entry, goodsId, (hash ?? {}) as Record<string, string>);
+  for (const { entry, hash } of entries) {
+    const parsed = parseOutboxEntry(entry, goodsId, hash);
     if (parsed.ok) {
       records.push(parsed.record);
       continue;
@@ -71,4 +67,12 @@ export async function drainOutboxBatch(deps: Deps, goodsId: string, opts: DrainO
   const triples = records.flatMap((r) => [r.orderId, r.version, r.status ?? '']);
   result.acked = await deps.redis.ackOutbox(k.outbox, k.paidPending, k.soldAcks, k.orderPrefix, PERSISTED_ORDER_TTL_SECONDS, ...triples);
   return result;
+}
+
+/** HGETALL's flat field/value list (as a script returns it) as a record. */
+function fieldsOf(flat: string | string[] | undefined): Record<string, string> {
+  const hash: Record<string, string> = {};
+  if (!Array.isArray(flat)) return hash;
+  for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
+  return hash;
 }

@@ -21,8 +21,9 @@ declare module 'ioredis' {
     beginClose(order: string, held: string, reason: string, reopenReview: '0' | '1'): Result<Transition, Context>;
     closeWithRestock(order: string, stock: string, held: string, buyer: string, outbox: string, restockChannel: string): Result<Transition, Context>;
     markPaid(
-      order: string, held: string, buyer: string, outbox: string, paidPending: string,
+      order: string, held: string, outbox: string, paidPending: string,
       transactionId: string, totalFee: number, payTimeMs: number, paymentJson: string, lateReason: string,
+      buyerPrefix: string, stopIfClosed: '0' | '1',
     ): Result<Transition, Context>;
     markNeedsReview(
       order: string, held: string, outbox: string,
@@ -34,6 +35,8 @@ declare module 'ioredis' {
     ): Result<LoadReply, Context>;
     /** triples: orderId, outboxVersion, status written */
     ackOutbox(outbox: string, paidPending: string, soldAcks: string, orderPrefix: string, ttlSeconds: number, ...triples: string[]): Result<number, Context>;
+    /** entry, hash (HGETALL's flat field/value list), entry, hash, … */
+    readOutboxBatch(outbox: string, count: number, orderPrefix: string): Result<(string | string[])[], Context>;
     setAsideOutbox(outbox: string, rejected: string, entry: string, reason: string): Result<number, Context>;
     claimLease(lease: string, holder: string, leaseMs: number): Result<number, Context>;
     beginPay(order: string, leaseMs: number): Result<Transition, Context>;

@@ -30,6 +30,7 @@ function value(r: ReturnType<typeof random>, pieces: readonly string[]): string 
 }
 
 // what a well-behaved sender puts in CDATA and in plain text
+// eslint-disable-next-line no-control-regex -- the characters the fast path must leave alone
 const CDATA_SAFE = PIECES.filter((p) => !/[\u0000-\u0008\r\uffff]|\]\]>/.test(p));
 const TEXT_SAFE = CDATA_SAFE.filter((p) => !/[<&]/.test(p));
 

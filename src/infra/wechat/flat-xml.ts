@@ -17,9 +17,10 @@
 
 const OPEN = /^[ \t\n]*<xml>/y;
 // one field: its name, then either one CDATA section (content without `]]>`) or plain text
-const FIELD = /[ \t\n]*<([A-Za-z_][A-Za-z0-9_]*)>(?:<!\[CDATA\[((?:[^\]]|\](?!\]>))*)\]\]>|([^<&\r]*))<\/\1>/y;
+const FIELD = /[ \t\n]*<([A-Za-z_][A-Za-z0-9_]*)>(?:<!\[CDATA\[([^\]]*(?:\](?!\]>)[^\]]*)*)\]\]>|([^<&\r]*))<\/\1>/y;
 const CLOSE = /[ \t\n]*<\/xml>[ \t\n]*$/y;
 // characters XML forbids or normalises, left to the full parser to judge
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const UNUSUAL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\r\ufffe\uffff]/;
 
 /** The fields of a body in WeChat's canonical flat shape, or undefined for anything else. */
@@ -27,20 +28,18 @@ export function parseCanonicalFlatXml(text: string): Record<string, string> | un
   if (UNUSUAL.test(text)) return undefined;
   OPEN.lastIndex = 0;
   if (!OPEN.test(text)) return undefined;
-  let at = OPEN.lastIndex;
-  const fields: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (;;) {
-    CLOSE.lastIndex = at;
-    if (CLOSE.test(text)) break;
-    FIELD.lastIndex = at;
-    const match = FIELD.exec(text);
-    if (!match) return undefined;
+  FIELD.lastIndex = OPEN.lastIndex;
+  // own properties only (as fromEntries gives the full path); names every object has are refused
+  // below, so no name can reach the prototype
+  const fields: Record<string, string> = {};
+  let at = FIELD.lastIndex;
+  for (let match = FIELD.exec(text); match; match = FIELD.exec(text)) {
     const name = match[1]!;
     // a repeated field, or a name every object has (`constructor`, `__proto__`): the full path decides
-    if (name in fields || name in Object.prototype) return undefined;
+    if (name in Object.prototype || Object.hasOwn(fields, name)) return undefined;
     fields[name] = match[2] ?? match[3] ?? '';
     at = FIELD.lastIndex;
   }
-  // an ordinary object, as the full path returns (fromEntries: own properties only)
-  return Object.fromEntries(Object.entries(fields));
+  CLOSE.lastIndex = at;
+  return CLOSE.test(text) ? fields : undefined;
 }
