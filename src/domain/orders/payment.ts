@@ -58,52 +58,43 @@ export async function applyPayment(deps: CoreDeps, fields: PaymentFields, again 
   }
 
   const payment = paymentRecord(fields);
-  const goodsId = goodsIdOfOrder(orderId);
-  if (goodsId === undefined) return applyToFinalOrder(deps, orderId, payment);
-  const order = orderTransitions(deps, orderId, goodsId);
-  // no read first: the script reads the order (one round trip per payment). A CLOSED order is
-  // left untouched on this first call: a payment after close reaches the outbox of a sale that
-  // may be over and retired, so its goods go back into live-goods first (retire.ts), and then
-  // the payment is recorded
-  let code = await order.markPaid(recorded(payment), lateReason(payment), true);
-  if (code === Transition.ClosedUntouched) {
-    await relistGoods(deps, goodsId);
-    code = await order.markPaid(recorded(payment), lateReason(payment));
-  }
+  const live = await readLiveOrderForPayment(deps, orderId);
+  if (!live) return applyToFinalOrder(deps, orderId, payment);
+
+  const order = orderTransitions(deps, orderId, live.goodsId);
+  // a payment after close reaches the outbox of a sale that may be over and retired: back in
+  // live-goods first, so the persister drains it (retire.ts)
+  if (live.status === 'CLOSED') await relistGoods(deps, live.goodsId);
+  const code = await order.markPaid(recorded(payment), lateReason(payment), live.userId);
   switch (code) {
     case Transition.Done:
     case Transition.AlreadyDone:
       await deps.queues.removeCloseJob(orderId);
       if (code === Transition.Done) {
         deps.metrics.ordersPaid.inc();
-        log.info({ totalFee: payment.totalFee }, 'order paid');
+        log.info({ money: live.money }, 'order paid');
         return 'paid';
       }
       return 'duplicate';
-    case Transition.OrderNotFound:
-      return applyToFinalOrder(deps, orderId, payment);
-    case Transition.AmountMismatch: {
-      // rare: read the order now for the review record
-      const live = await readLiveOrderForPayment(deps, orderId);
-      if (live && (await recordAmountMismatch(deps, live, payment))) return 'amount-mismatch';
+    case Transition.AmountMismatch:
+      if (await recordAmountMismatch(deps, live, payment)) return 'amount-mismatch';
       // the order became final between the two steps (a person resolved its review): once more,
       // now as a payment for a final order
       if (again) return applyPayment(deps, fields, false);
       throw new Error(`order ${orderId} changed twice while its wrong-amount payment was recorded; the job retries`);
-    }
     case Transition.IsClosed:
       // recorded on the order with a PAID_AFTER_CLOSE review by markPaid itself; listed again
       // after the append too (retire.ts: a retirement may have raced the first relist)
-      await relistGoods(deps, goodsId);
+      await relistGoods(deps, live.goodsId);
       deps.metrics.ordersToReview.inc({ kind: 'PAID_AFTER_CLOSE' });
       log.warn(lateReason(payment));
       await requestLateRefund(deps, { orderId, transactionId: payment.transactionId, totalFee: payment.totalFee });
       return 'paid-after-close';
     case Transition.PaymentKnown:
-      // this payment was recorded on the CLOSED order before (a copy of it, or this job again
-      // after a crash between markPaid and the refund request): the refund is asked for again,
-      // which is idempotent (out_refund_no RF<orderId>), so a crash there cannot skip it
-      await requestLateRefund(deps, { orderId, transactionId: payment.transactionId, totalFee: payment.totalFee });
+      // this payment was recorded on the order before (a copy of it, or this job again after a
+      // crash between markPaid and the refund request): the refund is asked for again, which
+      // is idempotent (out_refund_no RF<orderId>), so a crash there cannot skip it
+      if (live.status === 'CLOSED') await requestLateRefund(deps, { orderId, transactionId: payment.transactionId, totalFee: payment.totalFee });
       return 'duplicate';
     default:
       throw new Error(`markPaid returned unexpected code ${code} for order ${orderId}`);

@@ -23,8 +23,6 @@ export enum Transition {
   NoUnitHeld = -18,
   NoReview = -19,
   PaymentKnown = -20,
-  /** markPaid asked to stop at a CLOSED order: nothing changed (payment.ts relists first) */
-  ClosedUntouched = -21,
 }
 
 export type OrderStatus = 'UNPAID' | 'CLOSING' | 'PAID' | 'CLOSED' | 'NEEDS_REVIEW';

@@ -49,17 +49,16 @@ export function orderTransitions(deps: Pick<CoreDeps, 'redis' | 'keys'>, orderId
       return { closeReason: closeReason ?? 'TIMEOUT', closedAt: Number(closedAt), deadline: Number(deadline) };
     },
     /**
-     * UNPAID | CLOSING | NEEDS_REVIEW → PAID, in one round trip (the script reads the order
-     * itself). `lateReason` is recorded as a PAID_AFTER_CLOSE review if the order is CLOSED —
-     * unless `stopIfClosed`, which leaves a CLOSED order untouched (ClosedUntouched) so the
-     * caller can relist its sale before the payment reaches the outbox (payment.ts).
+     * `userId` when the caller has already read the order (saves a round trip on the payment
+     * path); `lateReason` is recorded as a PAID_AFTER_CLOSE review if the order is CLOSED.
      */
-    markPaid: (payment: RecordedPayment, lateReason: string, stopIfClosed = false): Promise<Transition> =>
-      deps.redis.markPaid(
-        orderKey, k.held, k.outbox, k.paidPending,
+    async markPaid(payment: RecordedPayment, lateReason: string, userId?: string): Promise<Transition> {
+      const buyer = userId === undefined ? await this.buyerKey() : k.buyer(userId);
+      return deps.redis.markPaid(
+        orderKey, k.held, buyer, k.outbox, k.paidPending,
         payment.transactionId, payment.totalFee, payment.payTimeMs, JSON.stringify(payment.fields), lateReason.slice(0, 1000),
-        k.buyerPrefix, stopIfClosed ? '1' : '0',
-      ),
+      );
+    },
     markNeedsReview: (kind: Exclude<ReviewKind, 'PAID_AFTER_CLOSE'>, reason: string, payment?: RecordedPayment) =>
       deps.redis.markNeedsReview(
         orderKey, k.held, k.outbox,

@@ -43,6 +43,10 @@ export async function drainOutboxBatch(deps: Deps, goodsId: string, opts: DrainO
   for (let i = 0; i + 1 < batch.length; i += 2) entries.push({ entry: String(batch[i]), hash: fieldsOf(batch[i + 1]) });
   result.taken = entries.length;
   if (entries.length === 0) return result;
+  // The script reads the order hashes by name, undeclared: on a Redis Cluster whose slot is
+  // migrating, a hash already moved reads as missing there. Before an entry is set aside for a
+  // missing hash, that hash is read once more as a declared key (the client follows the redirect).
+  for (const e of entries) if (Object.keys(e.hash).length === 0) e.hash = await deps.redis.hgetall(k.order(e.entry));
 
   const records: OutboxRecord[] = [];
   for (const { entry, hash } of entries) {

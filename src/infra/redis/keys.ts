@@ -29,8 +29,6 @@ export interface GoodsKeys {
   orderPrefix: string;
   order(orderId: string): string;
   buyer(userId: string): string;
-  /** every buyer key of the goods starts with it (a script that reads the userId builds the key) */
-  buyerPrefix: string;
   /** short-lived marker: a buyer's GET asked WeChat about this order recently */
   lookup(orderId: string): string;
 }
@@ -75,7 +73,6 @@ export function keySpace(prefix: string): KeySpace {
         sweepCursor: `${base}:sweep-cursor`,
         orderPrefix: `${base}:order:`,
         order: (orderId) => `${base}:order:${orderId}`,
-        buyerPrefix: `${base}:buyer:`,
         buyer: (userId) => `${base}:buyer:${userId}`,
         lookup: (orderId) => `${base}:lookup:${orderId}`,
       };

@@ -21,9 +21,8 @@ declare module 'ioredis' {
     beginClose(order: string, held: string, reason: string, reopenReview: '0' | '1'): Result<Transition, Context>;
     closeWithRestock(order: string, stock: string, held: string, buyer: string, outbox: string, restockChannel: string): Result<Transition, Context>;
     markPaid(
-      order: string, held: string, outbox: string, paidPending: string,
+      order: string, held: string, buyer: string, outbox: string, paidPending: string,
       transactionId: string, totalFee: number, payTimeMs: number, paymentJson: string, lateReason: string,
-      buyerPrefix: string, stopIfClosed: '0' | '1',
     ): Result<Transition, Context>;
     markNeedsReview(
       order: string, held: string, outbox: string,

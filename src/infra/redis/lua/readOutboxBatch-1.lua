@@ -7,7 +7,8 @@
   ARGV[2] order hash key prefix (the key of order X is ARGV[2] .. X; same hash tag as KEYS[1])
 
   Returns {entry1, hash1, entry2, hash2, …}, oldest first; each hash as HGETALL gives it
-  (field, value, …; empty if the order's hash is gone — the persister sets such an entry aside).
+  (field, value, …). The hashes are not declared keys: an empty one (gone, or moved away by a
+  cluster slot migration in progress) is read again by the caller before it is judged.
 ]]
 local entries = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 local out = {}
