@@ -49,16 +49,22 @@ export async function closeOrder(deps: CoreDeps, req: CloseRequest): Promise<Clo
   const log = deps.logger.child({ orderId });
   const order = orderTransitions(deps, orderId, goodsId);
 
-  const began = await order.beginClose(req.reason ?? 'TIMEOUT');
+  // One round trip for three commands: issued together, they leave in one write on the
+  // auto-pipelined connection and Redis runs them in this order, so the delay is the one of the
+  // order as beginClose left it (exactly as if each were awaited in turn). The buyer never changes.
+  const [began, delay, userId] = await Promise.all([
+    order.beginClose(req.reason ?? 'TIMEOUT'),
+    // design §7: never call closeorder early (WeChat documents no answer for it), never while a
+    // /pay may still be creating the WeChat order
+    order.closeDelay(deps.config.wechat.closeMinAgeMs),
+    order.userId(),
+  ]);
   // Already final or in review (a retried or duplicate job): its state reached the outbox in the
   // very script that set it, so nothing is left to finish here (design §6).
   if (began !== Transition.Done && began !== Transition.AlreadyClosing) {
     log.debug({ code: began }, 'close: nothing to do');
     return 'nothing-to-do';
   }
-  // design §7: never call closeorder early (WeChat documents no answer for it), never while a
-  // /pay may still be creating the WeChat order
-  const delay = await order.closeDelay(deps.config.wechat.closeMinAgeMs);
   if (delay.reason !== 'none') {
     // info the first time (an operator asks "why is it still CLOSING?"), debug on each re-check
     log[began === Transition.Done ? 'info' : 'debug']({ waitMs: delay.waitMs, why: delay.reason }, 'close: waiting before closeorder (WeChat 5-minute rule or a /pay in flight)');
@@ -69,7 +75,7 @@ export async function closeOrder(deps: CoreDeps, req: CloseRequest): Promise<Clo
   deps.metrics.wechatCalls.inc({ api: 'closeorder', result: result.kind === 'error' ? result.errCode : result.kind });
 
   if (result.kind === 'ok' || (result.kind === 'error' && (result.errCode === 'ORDERCLOSED' || result.errCode === 'ORDERNOTEXIST'))) {
-    return finishClose(deps, req);
+    return finishClose(deps, req, userId);
   }
   if (result.kind === 'error' && result.errCode === 'ORDERPAID') {
     const query = await deps.wechat.orderQuery({ outTradeNo: orderId });
@@ -97,15 +103,15 @@ export async function closeOrder(deps: CoreDeps, req: CloseRequest): Promise<Clo
   return toReview(deps, req, reason);
 }
 
-async function finishClose(deps: CoreDeps, req: CloseRequest): Promise<CloseOutcome> {
+async function finishClose(deps: CoreDeps, req: CloseRequest, userId: string): Promise<CloseOutcome> {
   const order = orderTransitions(deps, req.orderId, req.goodsId);
-  const code = await order.closeWithRestock();
+  // the figures are read right after the script, in the same round trip (see closeOrder)
+  const [code, closed] = await Promise.all([order.closeWithRestock(userId), order.closedFigures()]);
   if (code !== Transition.Done && code !== Transition.AlreadyDone) {
     deps.logger.warn({ orderId: req.orderId, code }, 'close confirmed by WeChat but the order moved on meanwhile');
     return 'nothing-to-do';
   }
   if (code === Transition.Done) {
-    const closed = await order.closedFigures();
     const reason = closed?.closeReason ?? 'TIMEOUT';
     deps.metrics.ordersClosed.inc({ reason });
     if (closed && reason !== 'USER_CANCEL') deps.metrics.closeLateness.observe(Math.max(0, closed.closedAt - closed.deadline) / 1000);

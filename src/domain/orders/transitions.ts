@@ -26,9 +26,10 @@ export function orderTransitions(deps: Pick<CoreDeps, 'redis' | 'keys'>, orderId
     async read(): Promise<LiveOrder | undefined> {
       return parseLiveOrder(await deps.redis.hgetall(orderKey));
     },
+    /** The buyer of the order (never changes once the order exists). */
+    userId: async (): Promise<string> => (await deps.redis.hget(orderKey, 'userId')) ?? '',
     async buyerKey(): Promise<string> {
-      const userId = await deps.redis.hget(orderKey, 'userId');
-      return k.buyer(userId ?? '');
+      return k.buyer(await this.userId());
     },
     /** The pay side of the pay/close lease (design §7): UNPAID only; endPay when the call is over. */
     beginPay: (leaseMs: number) => deps.redis.beginPay(orderKey, leaseMs),
@@ -39,8 +40,10 @@ export function orderTransitions(deps: Pick<CoreDeps, 'redis' | 'keys'>, orderId
       return { waitMs, reason: reason === 1 ? 'pay-in-flight' : reason === 2 ? 'wechat-order-too-young' : 'none' };
     },
     beginClose: (reason: CloseReason, reopenReview = false) => deps.redis.beginClose(orderKey, k.held, reason, reopenReview ? '1' : '0'),
-    async closeWithRestock(): Promise<Transition> {
-      return deps.redis.closeWithRestock(orderKey, k.stock, k.held, await this.buyerKey(), k.outbox, deps.keys.restockChannel);
+    /** `userId` when the caller has already read it (saves a round trip on the close path). */
+    async closeWithRestock(userId?: string): Promise<Transition> {
+      const buyer = userId === undefined ? await this.buyerKey() : k.buyer(userId);
+      return deps.redis.closeWithRestock(orderKey, k.stock, k.held, buyer, k.outbox, deps.keys.restockChannel);
     },
     /** What a close that just happened is measured by (one HMGET, not the whole hash). */
     async closedFigures(): Promise<{ closeReason: string; closedAt: number; deadline: number } | undefined> {
