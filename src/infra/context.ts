@@ -30,10 +30,10 @@ export interface Infra {
   amqp: Connection;
   publisher: PaymentPublisher;
   /**
-   * The BullMQ workers' connection (they duplicate it for their blocking reads). Producers
-   * (`core.queues`: adding, removing, promoting jobs) share `core.redis`, which is auto-pipelined:
-   * the jobs added and removed by many concurrent handlers in one event-loop turn leave in one
-   * write instead of one each (on loopback each write costs tens of µs of CPU on both sides).
+   * The BullMQ workers' connection (they duplicate it for their blocking reads), and the API's
+   * producers (`core.queues`). A worker process's producers share `core.redis`, which is
+   * auto-pipelined: the jobs added and removed by many concurrent handlers in one event-loop turn
+   * leave in one write instead of one each (on loopback each write costs tens of µs of CPU).
    */
   queueRedis: RedisClient;
   readinessChecks: { name: string; check: () => Promise<void> }[];
@@ -44,7 +44,9 @@ export function createInfra(config: Config, logger: Logger, role: RedisRole): In
   const redis = createRedisClient(config, role, logger, role, true);
   const queueRedis = createRedisClient(config, role, logger, `${role}-queues`);
   const prisma = createPrisma(config.databaseUrl, logger);
-  const queues = new Queues(redis, config.queuePrefix, config.close, logger, config.queueShards, {
+  // producers on the auto-pipelined connection in the worker only: in the API, Bull Board's heavy
+  // reads (getJobs) would hold up the grabs' commands queued behind them in the same batch
+  const queues = new Queues(role === 'worker' ? redis : queueRedis, config.queuePrefix, config.close, logger, config.queueShards, {
     maxAttempts: config.reconciliation.attempts,
     backoffMs: config.reconciliation.retryMs,
   });

@@ -125,7 +125,7 @@ function payment(transactionId = newTxId(), totalFee = PRICE, payTimeMs = Date.n
 /** The raw scripts on one connection of the pool, so parallel callers use different sockets. */
 function closeOn(r: Redis, goodsId: string, orderId: string, buyer: string) {
   const k = keys.forGoods(goodsId);
-  return r.closeWithRestock(k.order(orderId), k.stock, k.held, k.buyer(buyer), k.outbox, keys.restockChannel);
+  return r.closeWithRestock(k.order(orderId), k.stock, k.held, k.buyer(buyer), k.outbox, keys.restockChannel).then(([code]) => code);
 }
 
 function payOn(r: Redis, goodsId: string, orderId: string, buyer: string, p: RecordedPayment, lateReason = LATE) {
@@ -394,43 +394,54 @@ describe('beginClose', () => {
   it(`${N} parallel beginClose on one UNPAID order: one 1, the rest 2`, async () => {
     const { goodsId, orderId } = await orderIn('UNPAID');
     const k = keys.forGoods(goodsId);
-    const codes = await Promise.all(Array.from({ length: N }, (_, i) => conn(i).beginClose(k.order(orderId), k.held, 'TIMEOUT', '0')));
+    const codes = await Promise.all(Array.from({ length: N }, (_, i) => conn(i).beginClose(k.order(orderId), k.held, 'TIMEOUT', '0', 0).then(([code]) => code)));
     expect(codes.filter((c) => c === Transition.Done)).toHaveLength(1);
     expect(codes.filter((c) => c === Transition.AlreadyClosing)).toHaveLength(N - 1);
   });
 });
 
-describe('beginPay / endPay / getCloseDelay (the pay/close lease and the 5-minute rule)', () => {
+describe('beginPay / endPay / the close delay (the pay/close lease and the 5-minute rule)', () => {
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-  it('only an UNPAID order may start a /pay; a close waits for a /pay in flight, then for the WeChat order to be old enough', async () => {
-    const { goodsId, orderId, t } = await orderIn('UNPAID');
-    expect(await t.closeDelay(300)).toEqual({ waitMs: 0, reason: 'none' }); // never created at WeChat: at once
+  it('a close begun while a /pay is in flight waits for it, then for the WeChat order to be old enough; no /pay once it has begun', async () => {
+    const { goodsId, orderId, buyer, t } = await orderIn('UNPAID');
     expect(await t.beginPay(5_000)).toBe(Transition.Done);
-    const inFlight = await t.closeDelay(300);
-    expect(inFlight.reason).toBe('pay-in-flight');
-    expect(inFlight.waitMs).toBeGreaterThan(4_000);
-    expect(await t.endPay(true)).toBe(Transition.Done);
-    const young = await t.closeDelay(300);
-    expect(young.reason).toBe('wechat-order-too-young');
-    expect(young.waitMs).toBeGreaterThan(200);
-    expect(young.waitMs).toBeLessThanOrEqual(300);
-    expect(await t.beginClose('USER_CANCEL')).toBe(Transition.Done);
+    const inFlight = await t.beginCloseAndCheck('TIMEOUT', 300);
+    expect(inFlight).toMatchObject({ code: Transition.Done, wait: { reason: 'pay-in-flight' }, userId: buyer });
+    expect(inFlight.wait.waitMs).toBeGreaterThan(4_000);
     expect(await t.beginPay(5_000)).toBe(Transition.IsClosing); // no /pay once a close has begun
+    expect(await t.endPay(true)).toBe(Transition.Done); // the one in flight ends, having reached WeChat
+    // the close job's re-check: the same script, now AlreadyClosing
+    const young = await t.beginCloseAndCheck('TIMEOUT', 300);
+    expect(young).toMatchObject({ code: Transition.AlreadyClosing, wait: { reason: 'wechat-order-too-young' } });
+    expect(young.wait.waitMs).toBeGreaterThan(200);
+    expect(young.wait.waitMs).toBeLessThanOrEqual(300);
     await sleep(320);
-    expect(await t.closeDelay(300)).toEqual({ waitMs: 0, reason: 'none' });
+    expect((await t.beginCloseAndCheck('TIMEOUT', 300)).wait).toEqual({ waitMs: 0, reason: 'none' });
     expect((await orderHash(goodsId, orderId)).payLeases).toBe('0');
+  });
+
+  it('an order never created at WeChat closes at once; the answer names its buyer', async () => {
+    const { buyer, t } = await orderIn('UNPAID');
+    expect(await t.beginCloseAndCheck('USER_CANCEL', 300)).toEqual({ code: Transition.Done, wait: { waitMs: 0, reason: 'none' }, userId: buyer });
+  });
+
+  it('a final, reviewed or unknown order: the code only, nothing to wait for', async () => {
+    const none = { wait: { waitMs: 0, reason: 'none' }, userId: '' };
+    expect(await (await orderIn('PAID')).t.beginCloseAndCheck('TIMEOUT', 300)).toEqual({ code: Transition.IsPaid, ...none });
+    expect(await (await orderIn('NEEDS_REVIEW')).t.beginCloseAndCheck('TIMEOUT', 300)).toEqual({ code: Transition.InReview, ...none });
+    expect(await tx(newGoodsId(), ids.next('1')).beginCloseAndCheck('TIMEOUT', 300)).toEqual({ code: Transition.OrderNotFound, ...none });
   });
 
   it('a /pay that died before endPay: once its lease lapses, the lease end counts as the WeChat order\'s creation', async () => {
     const { t } = await orderIn('UNPAID');
     expect(await t.beginPay(100)).toBe(Transition.Done); // …and the process dies
     await sleep(150);
-    const delay = await t.closeDelay(300);
+    const delay = (await t.beginCloseAndCheck('TIMEOUT', 300)).wait;
     expect(delay.reason).toBe('wechat-order-too-young');
     expect(delay.waitMs).toBeGreaterThan(150);
     await sleep(delay.waitMs + 20);
-    expect((await t.closeDelay(300)).reason).toBe('none');
+    expect((await t.beginCloseAndCheck('TIMEOUT', 300)).wait.reason).toBe('none');
   });
 
   it('an endPay that did not reach WeChat stamps nothing; the latest call that did is the one counted', async () => {
@@ -496,6 +507,15 @@ describe('closeWithRestock', () => {
   it('unknown order → -10 and nothing changes', async () => {
     const goodsId = await goodsOnSale();
     await refusedWithoutChange(goodsId, () => tx(goodsId, ids.next(goodsId)).closeWithRestock(), Transition.OrderNotFound);
+  });
+
+  it('tells how late the close was (closedAt − deadline, Redis clock) and why, for the metrics; a repeat tells nothing', async () => {
+    const { goodsId, orderId, t } = await orderIn('UNPAID');
+    expect(await t.beginClose('USER_CANCEL')).toBe(Transition.Done);
+    const [code, lateMs, reason] = await t.closeWithRestockMeasured();
+    const order = await orderHash(goodsId, orderId);
+    expect([code, lateMs, reason]).toEqual([Transition.Done, Number(order.closedAt) - Number(order.deadline), 'USER_CANCEL']);
+    expect(await t.closeWithRestockMeasured()).toEqual([Transition.AlreadyDone, 0, '']);
   });
 
   it(`${N} parallel closeWithRestock on one CLOSING order: stock +1 and one outbox append, exactly once`, async () => {

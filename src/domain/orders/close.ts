@@ -49,16 +49,9 @@ export async function closeOrder(deps: CoreDeps, req: CloseRequest): Promise<Clo
   const log = deps.logger.child({ orderId });
   const order = orderTransitions(deps, orderId, goodsId);
 
-  // One round trip for three commands: issued together, they leave in one write on the
-  // auto-pipelined connection and Redis runs them in this order, so the delay is the one of the
-  // order as beginClose left it (exactly as if each were awaited in turn). The buyer never changes.
-  const [began, delay, userId] = await Promise.all([
-    order.beginClose(req.reason ?? 'TIMEOUT'),
-    // design §7: never call closeorder early (WeChat documents no answer for it), never while a
-    // /pay may still be creating the WeChat order
-    order.closeDelay(deps.config.wechat.closeMinAgeMs),
-    order.userId(),
-  ]);
+  // one script: CLOSING, and how long closeorder must wait (design §7: never early — WeChat
+  // documents no answer for it — never while a /pay may still be creating the WeChat order)
+  const { code: began, wait: delay, userId } = await order.beginCloseAndCheck(req.reason ?? 'TIMEOUT', deps.config.wechat.closeMinAgeMs);
   // Already final or in review (a retried or duplicate job): its state reached the outbox in the
   // very script that set it, so nothing is left to finish here (design §6).
   if (began !== Transition.Done && began !== Transition.AlreadyClosing) {
@@ -105,16 +98,14 @@ export async function closeOrder(deps: CoreDeps, req: CloseRequest): Promise<Clo
 
 async function finishClose(deps: CoreDeps, req: CloseRequest, userId: string): Promise<CloseOutcome> {
   const order = orderTransitions(deps, req.orderId, req.goodsId);
-  // the figures are read right after the script, in the same round trip (see closeOrder)
-  const [code, closed] = await Promise.all([order.closeWithRestock(userId), order.closedFigures()]);
+  const [code, lateMs, reason] = await order.closeWithRestockMeasured(userId);
   if (code !== Transition.Done && code !== Transition.AlreadyDone) {
     deps.logger.warn({ orderId: req.orderId, code }, 'close confirmed by WeChat but the order moved on meanwhile');
     return 'nothing-to-do';
   }
   if (code === Transition.Done) {
-    const reason = closed?.closeReason ?? 'TIMEOUT';
     deps.metrics.ordersClosed.inc({ reason });
-    if (closed && reason !== 'USER_CANCEL') deps.metrics.closeLateness.observe(Math.max(0, closed.closedAt - closed.deadline) / 1000);
+    if (reason !== 'USER_CANCEL') deps.metrics.closeLateness.observe(Math.max(0, lateMs) / 1000);
     deps.logger.info({ orderId: req.orderId, reason }, 'order closed, unit back on sale');
   }
   return 'closed';

@@ -19,6 +19,15 @@ export interface RecordedPayment {
   fields: Readonly<Record<string, string>>;
 }
 
+/** What a close job learns from its first step (beginClose-2.lua). */
+export interface CloseStart {
+  code: Transition;
+  /** how long closeorder must still wait, and why ('none': call it now) */
+  wait: { waitMs: number; reason: 'none' | 'pay-in-flight' | 'wechat-order-too-young' };
+  /** the order's buyer ('' for an order that is not CLOSING) */
+  userId: string;
+}
+
 export function orderTransitions(deps: Pick<CoreDeps, 'redis' | 'keys'>, orderId: string, goodsId: string) {
   const k = deps.keys.forGoods(goodsId);
   const orderKey = k.order(orderId);
@@ -26,30 +35,31 @@ export function orderTransitions(deps: Pick<CoreDeps, 'redis' | 'keys'>, orderId
     async read(): Promise<LiveOrder | undefined> {
       return parseLiveOrder(await deps.redis.hgetall(orderKey));
     },
-    /** The buyer of the order (never changes once the order exists). */
-    userId: async (): Promise<string> => (await deps.redis.hget(orderKey, 'userId')) ?? '',
     async buyerKey(): Promise<string> {
-      return k.buyer(await this.userId());
+      const userId = await deps.redis.hget(orderKey, 'userId');
+      return k.buyer(userId ?? '');
     },
     /** The pay side of the pay/close lease (design §7): UNPAID only; endPay when the call is over. */
     beginPay: (leaseMs: number) => deps.redis.beginPay(orderKey, leaseMs),
     endPay: (reachedWeChat: boolean) => deps.redis.endPay(orderKey, reachedWeChat ? '1' : '0'),
-    /** ms the close must still wait (a /pay in flight, WeChat's 5-minute rule), and why. */
-    async closeDelay(minAgeMs: number): Promise<{ waitMs: number; reason: 'none' | 'pay-in-flight' | 'wechat-order-too-young' }> {
-      const [waitMs, reason] = await deps.redis.getCloseDelay(orderKey, minAgeMs);
-      return { waitMs, reason: reason === 1 ? 'pay-in-flight' : reason === 2 ? 'wechat-order-too-young' : 'none' };
+    /** UNPAID (or, reopened, NEEDS_REVIEW) → CLOSING; the code only (a cancel, a review retry). */
+    beginClose: async (reason: CloseReason, reopenReview = false): Promise<Transition> => (await deps.redis.beginClose(orderKey, k.held, reason, reopenReview ? '1' : '0', 0))[0],
+    /**
+     * The close job's first step: beginClose, and in the same script what comes next — how long
+     * it must still wait before closeorder (a /pay in flight, WeChat's 5-minute rule) and the buyer.
+     */
+    async beginCloseAndCheck(reason: CloseReason, minAgeMs: number): Promise<CloseStart> {
+      const [code, waitMs, why, userId] = await deps.redis.beginClose(orderKey, k.held, reason, '0', minAgeMs);
+      return { code, wait: { waitMs, reason: why === 1 ? 'pay-in-flight' : why === 2 ? 'wechat-order-too-young' : 'none' }, userId };
     },
-    beginClose: (reason: CloseReason, reopenReview = false) => deps.redis.beginClose(orderKey, k.held, reason, reopenReview ? '1' : '0'),
-    /** `userId` when the caller has already read it (saves a round trip on the close path). */
+    /** CLOSING → CLOSED with the unit back on sale; the code only. */
     async closeWithRestock(userId?: string): Promise<Transition> {
+      return (await this.closeWithRestockMeasured(userId))[0];
+    },
+    /** closeWithRestock with how late the close was and why (for the metrics); `userId` if known. */
+    async closeWithRestockMeasured(userId?: string): Promise<[code: Transition, lateMs: number, closeReason: string]> {
       const buyer = userId === undefined ? await this.buyerKey() : k.buyer(userId);
       return deps.redis.closeWithRestock(orderKey, k.stock, k.held, buyer, k.outbox, deps.keys.restockChannel);
-    },
-    /** What a close that just happened is measured by (one HMGET, not the whole hash). */
-    async closedFigures(): Promise<{ closeReason: string; closedAt: number; deadline: number } | undefined> {
-      const [closeReason, closedAt, deadline] = await deps.redis.hmget(orderKey, 'closeReason', 'closedAt', 'deadline');
-      if (closedAt == null || deadline == null) return undefined;
-      return { closeReason: closeReason ?? 'TIMEOUT', closedAt: Number(closedAt), deadline: Number(deadline) };
     },
     /**
      * `userId` when the caller has already read the order (saves a round trip on the payment

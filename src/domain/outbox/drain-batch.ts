@@ -75,7 +75,8 @@ export async function drainOutboxBatch(deps: Deps, goodsId: string, opts: DrainO
 
 /** HGETALL's flat field/value list (as a script returns it) as a record. */
 function fieldsOf(flat: string | string[] | undefined): Record<string, string> {
-  const hash: Record<string, string> = {};
+  // no prototype: a hand-edited field named __proto__ is kept as a field, as HGETALL would keep it
+  const hash = Object.create(null) as Record<string, string>;
   if (!Array.isArray(flat)) return hash;
   for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
   return hash;

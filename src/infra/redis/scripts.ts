@@ -11,6 +11,8 @@ import type { Transition } from '../../domain/orders/transition-codes.js';
 
 type ReserveReply = [code: Transition, createTime: number, deadline: number, money: number, timersQueued: number];
 type LoadReply = [code: Transition, available: number];
+type BeginCloseReply = [code: Transition, waitMs: number, waitReason: 0 | 1 | 2, userId: string];
+type CloseWithRestockReply = [code: Transition, lateMs: number, closeReason: string];
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -18,8 +20,8 @@ declare module 'ioredis' {
       goods: string, stock: string, held: string, order: string, buyer: string, timers: string,
       orderId: string, userId: string, goodsId: string, windowMs: number,
     ): Result<ReserveReply, Context>;
-    beginClose(order: string, held: string, reason: string, reopenReview: '0' | '1'): Result<Transition, Context>;
-    closeWithRestock(order: string, stock: string, held: string, buyer: string, outbox: string, restockChannel: string): Result<Transition, Context>;
+    beginClose(order: string, held: string, reason: string, reopenReview: '0' | '1', minAgeMs: number): Result<BeginCloseReply, Context>;
+    closeWithRestock(order: string, stock: string, held: string, buyer: string, outbox: string, restockChannel: string): Result<CloseWithRestockReply, Context>;
     markPaid(
       order: string, held: string, buyer: string, outbox: string, paidPending: string,
       transactionId: string, totalFee: number, payTimeMs: number, paymentJson: string, lateReason: string,
@@ -43,7 +45,6 @@ declare module 'ioredis' {
       order: string, stock: string, held: string, buyer: string, outbox: string, paidPending: string, outcome: string, restockChannel: string,
     ): Result<Transition, Context>;
     endPay(order: string, reachedWeChat: '0' | '1'): Result<Transition, Context>;
-    getCloseDelay(order: string, minAgeMs: number): Result<[waitMs: number, reason: 0 | 1 | 2], Context>;
     releaseLease(lease: string, holder: string): Result<number, Context>;
     retireGoods(
       goods: string, stock: string, held: string, timers: string, outbox: string, paidPending: string, soldAcks: string, sweepCursor: string,

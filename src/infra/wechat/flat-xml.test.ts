@@ -21,7 +21,7 @@ function random(seed: number) {
 // pieces a hostile or sloppy sender could put anywhere: markup, entities, CDATA ends, odd
 // whitespace and characters XML forbids or normalises
 const PIECES = ['<', '>', '&', '&amp;', '&#65;', '&lt;', ']]>', ']]', ']', '<![CDATA[', '</', '/>', '<a>', '</a>', '<!-- c -->', '<?pi x?>', ' ', '\t', '\n', '\r', '\r\n', '\u0000', '\u0007', '\u00a0', '\ufeff', '\uffff', '中文', '"', "'", '=', 'x', '0', 'SUCCESS', '__proto__', 'constructor'];
-const NAMES = ['appid', 'out_trade_no', 'total_fee', 'sign', 'a', '_x', 'coupon_fee_0', 'A1', 'xml', 'toString', '__proto__', '1bad', 'bad-name', 'w:x', 'a b'];
+const NAMES = ['appid', 'out_trade_no', 'total_fee', 'sign', 'a', '_x', 'coupon_fee_0', 'A1', 'xml', 'toString', '__proto__', 'prototype', 'constructor', '1bad', 'bad-name', 'w:x', 'a b'];
 
 function value(r: ReturnType<typeof random>, pieces: readonly string[]): string {
   let v = '';
@@ -42,7 +42,7 @@ function body(r: ReturnType<typeof random>): string {
   const used = new Set<string>();
   for (let n = r.int(6); n > 0; n--) {
     let name = r.next() < 0.85 ? r.pick(NAMES.slice(0, 7)) : r.pick(NAMES);
-    if (clean && (used.has(name) || !/^[A-Za-z_]\w*$/.test(name) || name in Object.prototype)) name = `f${used.size}`;
+    if (clean && (used.has(name) || !/^[A-Za-z_]\w*$/.test(name) || name in Object.prototype || name === 'prototype')) name = `f${used.size}`;
     used.add(name);
     const cdata = r.next() < 0.5;
     const inner = cdata ? `<![CDATA[${value(r, clean ? CDATA_SAFE : PIECES)}]]>` : value(r, clean ? TEXT_SAFE : PIECES);

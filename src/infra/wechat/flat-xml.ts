@@ -35,8 +35,9 @@ export function parseCanonicalFlatXml(text: string): Record<string, string> | un
   let at = FIELD.lastIndex;
   for (let match = FIELD.exec(text); match; match = FIELD.exec(text)) {
     const name = match[1]!;
-    // a repeated field, or a name every object has (`constructor`, `__proto__`): the full path decides
-    if (name in Object.prototype || Object.hasOwn(fields, name)) return undefined;
+    // a repeated field, a name every object has (`constructor`, `__proto__`) or `prototype`
+    // (fast-xml-parser refuses the three as dangerous): the full path decides
+    if (name in Object.prototype || name === 'prototype' || Object.hasOwn(fields, name)) return undefined;
     fields[name] = match[2] ?? match[3] ?? '';
     at = FIELD.lastIndex;
   }

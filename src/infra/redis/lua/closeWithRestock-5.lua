@@ -9,21 +9,23 @@
   undeclared key may already have moved, the GET would see nothing, and the buyer would stay
   marked as having an active order; a declared one makes Redis redirect the whole call.)
 
-  Returns
-   1 closed, unit restocked
-   0 already CLOSED (nothing done: a retried job)
-  -10 no such order   -11 PAID   -13 NEEDS_REVIEW   -14 not CLOSING (still UNPAID)
+  Returns {code, lateMs, closeReason}: for code 1, how late the close is (closedAt − deadline,
+  both Redis's clock) and why it closed, for the metrics without another read; {code, 0, ''}
+  otherwise.
+  code  1 closed, unit restocked
+        0 already CLOSED (nothing done: a retried job)
+      -10 no such order   -11 PAID   -13 NEEDS_REVIEW   -14 not CLOSING (still UNPAID)
 ]]
 --- @include "serverTime"
 --- @include "appendOutbox"
 --- @include "restockOne"
-local order = redis.call('HMGET', KEYS[1], 'status', 'orderId', 'goodsId')
+local order = redis.call('HMGET', KEYS[1], 'status', 'orderId', 'goodsId', 'deadline', 'closeReason')
 local status = order[1]
-if not status then return -10 end
-if status == 'CLOSED' then return 0 end
-if status == 'PAID' then return -11 end
-if status == 'NEEDS_REVIEW' then return -13 end
-if status ~= 'CLOSING' then return -14 end
+if not status then return {-10, 0, ''} end
+if status == 'CLOSED' then return {0, 0, ''} end
+if status == 'PAID' then return {-11, 0, ''} end
+if status == 'NEEDS_REVIEW' then return {-13, 0, ''} end
+if status ~= 'CLOSING' then return {-14, 0, ''} end
 
 local now = serverTimeMs()
 restockOne(KEYS[2], ARGV[1], order[3])
@@ -31,4 +33,4 @@ redis.call('ZREM', KEYS[3], order[2])
 if redis.call('GET', KEYS[4]) == order[2] then redis.call('DEL', KEYS[4]) end
 redis.call('HSET', KEYS[1], 'status', 'CLOSED', 'closedAt', now)
 appendOutbox(KEYS[5], KEYS[1], order[2], now)
-return 1
+return {1, now - tonumber(order[4] or now), order[5] or 'TIMEOUT'}
