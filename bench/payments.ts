@@ -18,7 +18,9 @@
  *    Notify→MySQL latency of an order is from the moment its POST was sent to its row's
  *    `updated_at` (stamped by the worker inside the transaction that marks it paid; same clock).
  * 5. Checks the result (all PAID, one payment event each, stock decremented exactly N), prints
- *    the figures, stops the children, deletes its Redis keys, AMQP queues/exchange and database.
+ *    the figures (with the CPU each process and each of the machine's servers — Redis by INFO,
+ *    RabbitMQ and MariaDB from /proc when they run here — spent per event, and what that cost
+ *    allows on this many cores), stops the children, deletes its Redis keys, AMQP queues/exchange and database.
  *
  * Environment: BENCH_ORDERS (5000), BENCH_WARMUP (200), BENCH_CONCURRENCY (64), BENCH_RATE
  * (unset: closed loop), BENCH_GOODS (1: one flash-sale goods, every payment decrements the same
@@ -47,6 +49,7 @@ import { buildXml } from '../src/infra/wechat/xml.js';
 import { startPaymentBridge } from '../src/workers/payment-bridge.js';
 import { startWorkers } from '../src/workers/runtime.js';
 import { intEnv, freePort } from './lib/common.js';
+import { serverCpuSeconds } from './lib/machine.js';
 import { isolatedNames } from '../test/helpers/app.js';
 
 type ToParent = { type: 'ready' } | { type: 'cpu'; cpuMs: number } | { type: 'stopped' };
@@ -344,6 +347,7 @@ async function main(): Promise<void> {
     }
     const stockBefore = await deps.prisma.seckillGoods.aggregate({ where: { id: { in: goodsIds } }, _sum: { stockCount: true } });
     const [apiCpuBefore, workerCpuBefore] = [await children[0]?.cpuMs(), await workerCpuMs()];
+    const serversBefore = await serverCpuSeconds(deps.redis);
     const cpuBefore = cpuMs();
 
     // ── measured
@@ -356,6 +360,12 @@ async function main(): Promise<void> {
     const loadCpuMs = cpuMs() - cpuBefore;
     const apiCpu = (await children[0]?.cpuMs()) ?? 0;
     const workerCpu = await workerCpuMs();
+    const serversAfter = await serverCpuSeconds(deps.redis);
+    /** a server's CPU ms per event over the measured phase (undefined: not on this machine) */
+    const serverMs = (name: 'redis' | 'rabbitmq' | 'mariadb') => {
+      const [before, after] = [serversBefore[name], serversAfter[name]];
+      return before === undefined || after === undefined || !Number.isFinite(after - before) ? undefined : +(((after - before) * 1000) / orders).toFixed(2);
+    };
     if (paid < orders) throw new Error(`only ${paid} of ${orders} orders PAID after ${timeoutMs} ms`);
 
     // ── figures and checks
@@ -391,6 +401,10 @@ async function main(): Promise<void> {
         api: +((apiCpu - (apiCpuBefore ?? 0)) / orders).toFixed(2),
         worker: +((workerCpu - workerCpuBefore) / orders).toFixed(2),
         loadGenerator: +(loadCpuMs / orders).toFixed(2),
+        // the machine's servers over the same phase (shared: anything else they served counts too)
+        redis: serverMs('redis'),
+        rabbitmq: serverMs('rabbitmq'),
+        mariadb: serverMs('mariadb'),
       },
       machine: {
         cpus: os.availableParallelism(),
@@ -401,6 +415,9 @@ async function main(): Promise<void> {
         mariadb: String((await deps.prisma.$queryRawUnsafe<{ v: string }[]>('SELECT VERSION() AS v'))[0]?.v ?? 'unknown'),
       },
     };
+    const perEvent = figures.cpuMsPerEvent;
+    const machineMs = [perEvent.api, perEvent.worker, perEvent.loadGenerator, perEvent.redis, perEvent.rabbitmq, perEvent.mariadb].reduce<number>((a, b) => a + (b ?? 0), 0);
+    const servers = (['redis', 'rabbitmq', 'mariadb'] as const).filter((n) => perEvent[n] !== undefined).map((n) => `${n} ${perEvent[n]}`);
     const ok = failures === 0 && events === orders && decremented === orders && timersLeft === 0;
     process.stdout.write(
       [
@@ -409,7 +426,8 @@ async function main(): Promise<void> {
         `  events/s            ${figures.eventsPerSecond}  (${orders} in ${elapsedMs} ms, first POST to last PAID row)`,
         `  notify acked/s      ${figures.notifyAckedPerSecond}  (reply p50 ${figures.notifyReplyMs.p50} ms, p99 ${figures.notifyReplyMs.p99} ms)`,
         `  notify → MySQL      p50 ${figures.notifyToMysqlMs.p50} ms, p99 ${figures.notifyToMysqlMs.p99} ms, max ${figures.notifyToMysqlMs.max} ms`,
-        `  CPU ms per event    api ${figures.cpuMsPerEvent.api}, worker${workers > 1 ? 's' : ''} ${figures.cpuMsPerEvent.worker}, load generator ${figures.cpuMsPerEvent.loadGenerator}`,
+        `  CPU ms per event    api ${perEvent.api}, worker${workers > 1 ? 's' : ''} ${perEvent.worker}, load generator ${perEvent.loadGenerator}${servers.length ? `; ${servers.join(', ')}` : ''}`,
+        `  whole machine       ${machineMs.toFixed(2)} ms of CPU per event: at most ≈ ${Math.round((os.availableParallelism() * 1000) / machineMs)} events/s on ${os.availableParallelism()} cores at this cost`,
         `  checks              ${paid} PAID, ${events} payment events, stock −${decremented}, ${timersLeft} timeout jobs left, ${failures} notify failures: ${ok ? 'OK' : 'MISMATCH'}`,
         `  machine             ${figures.machine.cpus} CPUs (${figures.machine.cpuModel}), ${figures.machine.memoryGiB} GiB, node ${figures.machine.node}, redis ${figures.machine.redis}, mariadb ${figures.machine.mariadb}`,
         '',

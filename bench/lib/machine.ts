@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { type RedisClient, mastersOf } from '../../src/infra/redis/client.js';
@@ -44,4 +45,46 @@ export async function redisCpuSeconds(redis: RedisClient): Promise<number> {
     }),
   );
   return seconds.reduce((a, b) => a + b, 0);
+}
+
+let ticksPerSecond: number | undefined;
+
+/** CPU seconds (user + system) a process has used, from /proc; NaN where that is not readable. */
+export function cpuSeconds(pid: number): number {
+  try {
+    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after the parenthesised command name; utime and stime are fields 14 and 15
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * The pid of a named server process on this machine (mariadbd, beam.smp), if there is one: the
+ * oldest, i.e. the machine's own server rather than a private one a test started.
+ */
+export function pidOf(program: string): number | undefined {
+  try {
+    const out = execFileSync('pgrep', ['-o', '-x', program], { encoding: 'utf8' }).trim();
+    return out ? Number(out) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds so far of the servers a benchmark leans on: Redis (INFO, every master), and the
+ * machine's own RabbitMQ and MariaDB (from /proc; absent when they run elsewhere).
+ */
+export async function serverCpuSeconds(redis: RedisClient): Promise<{ redis: number; rabbitmq?: number; mariadb?: number }> {
+  const rabbit = pidOf('beam.smp');
+  const mariadb = pidOf('mariadbd') ?? pidOf('mysqld');
+  return {
+    redis: await redisCpuSeconds(redis),
+    ...(rabbit ? { rabbitmq: cpuSeconds(rabbit) } : {}),
+    ...(mariadb ? { mariadb: cpuSeconds(mariadb) } : {}),
+  };
 }

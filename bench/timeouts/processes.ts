@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 
 /**
@@ -95,30 +95,3 @@ export function forkTs(name: string, entry: string, env: NodeJS.ProcessEnv, logF
   }
 }
 
-let ticksPerSecond: number | undefined;
-
-/** CPU seconds (user + system) a process has used, from /proc; NaN where that is not readable. */
-export function cpuSeconds(pid: number): number {
-  try {
-    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // fields after the parenthesised command name; utime and stime are fields 14 and 15
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/**
- * The pid of a named server process on this machine (mariadbd, beam.smp), if there is one: the
- * oldest, i.e. the machine's own server rather than a private one a test started.
- */
-export function pidOf(program: string): number | undefined {
-  try {
-    const out = execFileSync('pgrep', ['-o', '-x', program], { encoding: 'utf8' }).trim();
-    return out ? Number(out) : undefined;
-  } catch {
-    return undefined;
-  }
-}
