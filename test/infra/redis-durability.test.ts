@@ -46,12 +46,15 @@ describe('Redis durability check', () => {
     }
   });
 
-  it('a worker in production refuses to start on a Redis that may lose data, naming the fix', () => {
+  it('a worker in production refuses to start on a Redis that may lose data, naming the fix', async () => {
+    // the private Redis again without AOF (the first test turned it on); not the machine's own,
+    // where the refused worker's queues would still leave their meta keys behind
+    await client.config('SET', 'appendonly', 'no');
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/workers/main.ts'], {
       env: {
         ...process.env,
         NODE_ENV: 'production',
-        REDIS_URL: 'redis://127.0.0.1:6379', // the machine's Redis: no AOF
+        REDIS_URL: redis.url,
         WECHAT_PAY_BASE_URL: 'https://api.mch.weixin.qq.com',
         AUTO_REFUND_LATE_PAYMENTS: 'false',
         ...PRODUCTION_READY,
