@@ -159,7 +159,8 @@ function redisTargetOf(env: ParsedEnv): { redisCluster?: RedisClusterTarget; red
   const tls: RedisTls | undefined = isTlsUrl(env.REDIS_URL) ? (env.REDIS_TLS_CA_FILE ? { ca: readFileSync(env.REDIS_TLS_CA_FILE, 'utf8') } : {}) : undefined;
   if (!isClusterUrl(env.REDIS_URL)) return tls ? { redisTls: tls } : {};
   const cluster = parseClusterUrl(env.REDIS_URL) as RedisClusterTarget;
-  return { redisCluster: { ...cluster, ...(tls ? { tls } : {}) }, ...(tls ? { redisTls: tls } : {}) };
+  // a cluster's TLS travels with its nodes (redisCluster.tls), as cluster-check.ts needs it too
+  return { redisCluster: { ...cluster, ...(tls ? { tls } : {}) } };
 }
 
 /** What a cluster (or sharded queues) asks of QUEUE_PREFIX (design §9). */
@@ -213,7 +214,7 @@ export interface Config {
   readonly redisUrl: string;
   /** REDIS_URL named a Redis Cluster (redis+cluster://… or rediss+cluster://…): its seed nodes, credentials and TLS */
   readonly redisCluster?: RedisClusterTarget;
-  /** REDIS_URL is TLS (rediss://, rediss+cluster://): what to trust */
+  /** REDIS_URL is one Redis over TLS (rediss://): what to trust (a cluster's: redisCluster.tls) */
   readonly redisTls?: RedisTls;
   readonly databaseUrl: string;
   readonly amqpUrl: string;

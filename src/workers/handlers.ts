@@ -18,10 +18,13 @@ export type Handlers = { [N in JobName]: (deps: CoreDeps, job: Job<JobCatalogue[
 const MIN_CLOSE_WAIT_MS = 20;
 const MAX_CLOSE_WAIT_MS = 60_000;
 
+/** This run of `job` is its last attempt: a failure now is for good. */
+const isLastAttempt = (job: Job) => job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+
 /** The close of `order` as a job: a close that may not run yet waits, without using an attempt. */
 async function runClose(deps: CoreDeps, job: Job, token: string | undefined, order: CloseOrderJob): Promise<CloseOutcome> {
   try {
-    return await closeOrder(deps, { ...order, lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) });
+    return await closeOrder(deps, { ...order, lastAttempt: isLastAttempt(job) });
   } catch (err) {
     if (!(err instanceof CloseNotYetError)) throw err;
     // back to delayed, without using an attempt (BullMQ's documented pattern)
@@ -56,7 +59,7 @@ export const handlers: Handlers = {
   },
   sweep: (deps) => sweep(deps),
   // a retryable failure throws (BullMQ's backoff); a bad bill completes the job as FAILED
-  'reconcile-day': (deps, job) => reconcileDay(deps, job.data.billDate, { lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) }),
+  'reconcile-day': (deps, job) => reconcileDay(deps, job.data.billDate, { lastAttempt: isLastAttempt(job) }),
   'reconcile-yesterday': (deps) => queueYesterday(deps),
 };
 

@@ -8,7 +8,7 @@ import { beijingDate } from '../../src/domain/reconciliation/bill-date.js';
 import { queueYesterday } from '../../src/domain/reconciliation/report.js';
 import { reconcileDay } from '../../src/domain/reconciliation/run.js';
 import { readLiveOrder } from '../../src/domain/orders/order-view.js';
-import { DAY_MS, report, requestRun, runDay, sandboxDaysBack, yesterday } from './support.js';
+import { DAY_MS, report, requestRun, runDay, sandboxDaysBack, untilSucceeded, yesterday } from './support.js';
 
 /**
  * Issue 11 end to end on the real services: yesterday's activity happens at the sandbox (its clock
@@ -36,6 +36,15 @@ describe('T+1 reconciliation against the sandbox bill', () => {
     const order = await grab(s, buyer, goods.id);
     expect((await pay(s, buyer, order.orderId)).statusCode).toBe(200);
     expect((await s.sandbox.pay(order.orderId)).status).toBe(200);
+    return order;
+  }
+  /** Paid at WeChat `daysBack` days ago with its notification dropped: we never heard of it. */
+  async function missedPayment(buyer: string, daysBack: number): Promise<Order> {
+    await sandboxDaysBack(s, daysBack);
+    await s.sandbox.faults({ dropNotifications: true });
+    const order = await paidOrder(buyer);
+    await s.sandbox.faults({ dropNotifications: false });
+    await sandboxDaysBack(s, 0);
     return order;
   }
   async function closedOrder(buyer: string): Promise<Order> {
@@ -144,11 +153,7 @@ describe('T+1 reconciliation against the sandbox bill', () => {
   });
 
   it('a bill that cannot be trusted fails the run with the reason and nothing is acted on; WeChat errors are retried', async () => {
-    await sandboxDaysBack(s, 4);
-    await s.sandbox.faults({ dropNotifications: true });
-    const missed = await paidOrder('bad-missed');
-    await s.sandbox.faults({ dropNotifications: false });
-    await sandboxDaysBack(s, 0);
+    const missed = await missedPayment('bad-missed', 4);
     const failedBefore = await runCounter('failed');
 
     for (const [tamper, reason] of [['summary-mismatch', /summary-mismatch: 总交易单数 says 2/], ['other-mch-id', /other-merchant/], ['unknown-layout', /unknown-layout/], ['truncated', /truncated/]] as const) {
@@ -167,20 +172,13 @@ describe('T+1 reconciliation against the sandbox bill', () => {
     await eventually(async () => ((await report(s, dayOf(4)))?.failureReason?.startsWith('retrying: downloadbill: SYSTEMERROR') ? true : undefined), 10_000, 50);
     expect((await report(s, dayOf(4)))?.status).toBe('RUNNING');
     await s.sandbox.faults({ systemErrorRate: 0 });
-    const done = await eventually(async () => {
-      const view = await report(s, dayOf(4));
-      return view?.status === 'SUCCEEDED' ? view : undefined;
-    }, 20_000, 100);
+    const done = await untilSucceeded(s, dayOf(4), 20_000);
     expect(done.differences).toMatchObject([{ kind: 'MISSED_PAYMENT', orderId: missed.orderId, action: 'PAYMENT_APPLIED' }]);
     expect((await live(missed.orderId))?.status).toBe('PAID');
   });
 
   it('resumes a run that died between recording a difference and acting on it; the last attempt fails the day', async () => {
-    await sandboxDaysBack(s, 5);
-    await s.sandbox.faults({ dropNotifications: true });
-    const missed = await paidOrder('resume-missed');
-    await s.sandbox.faults({ dropNotifications: false });
-    await sandboxDaysBack(s, 0);
+    const missed = await missedPayment('resume-missed', 5);
     const tx = String((await s.sandbox.order(missed.orderId)).body.transaction_id);
     // what a process killed right after recording the difference leaves behind
     await prisma().reconciliation.create({ data: { billDate: dayOf(5), status: 'RUNNING', runs: 1, startedAt: new Date() } });
@@ -217,11 +215,7 @@ describe('T+1 reconciliation against the sandbox bill', () => {
     expect((await live(refunded.orderId))?.status).toBe('UNPAID');
 
     // (2) a run applied a missed payment and died before settling its difference; MySQL has it now
-    await sandboxDaysBack(s, 9);
-    await s.sandbox.faults({ dropNotifications: true });
-    const applied = await paidOrder('find-applied');
-    await s.sandbox.faults({ dropNotifications: false });
-    await sandboxDaysBack(s, 0);
+    const applied = await missedPayment('find-applied', 9);
     const tx = String((await s.sandbox.order(applied.orderId)).body.transaction_id);
     const timeEnd = String((await s.sandbox.order(applied.orderId)).body.time_end);
     await prisma().reconciliation.create({ data: { billDate: dayOf(9), status: 'RUNNING', runs: 1, startedAt: new Date() } });
@@ -268,10 +262,7 @@ describe('T+1 reconciliation against the sandbox bill', () => {
       expect(answers.map((a) => a.statusCode)).toEqual([202, 202]);
       expect(answers.map((a) => a.json<{ state: string }>().state).sort()).toEqual(expect.arrayContaining(['QUEUED']));
       expect(answers.filter((a) => a.json<{ state: string }>().state === 'QUEUED')).toHaveLength(1);
-      const view = await eventually(async () => {
-        const v = await report(s, dayOf(21));
-        return v?.status === 'SUCCEEDED' ? v : undefined;
-      }, 10_000, 50);
+      const view = await untilSucceeded(s, dayOf(21), 10_000, 50);
       expect(view).toMatchObject({ runs: 1, bill: { payments: { count: 0, fee: 0 } } }); // "No Bill Exist": an empty day
     } finally {
       await s.sandbox.faults({ delayMs: 0 });

@@ -36,3 +36,10 @@ export async function runDay(s: TestSystem, billDate: string, timeoutMs = 20_000
     return view && view.runs > before && view.status !== 'RUNNING' ? view : undefined;
   }, timeoutMs, 100);
 }
+
+/** Wait until the day's report says SUCCEEDED (a run in flight, or retried after WeChat errors). */
+export const untilSucceeded = (s: TestSystem, billDate: string, timeoutMs: number, intervalMs = 100): Promise<ReconciliationView> =>
+  eventually(async () => {
+    const view = await report(s, billDate);
+    return view?.status === 'SUCCEEDED' ? view : undefined;
+  }, timeoutMs, intervalMs);

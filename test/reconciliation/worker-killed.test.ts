@@ -4,7 +4,7 @@ import { eventually } from '../../src/sandbox/testing.js';
 import { type TestSystem, createTestSystem } from '../helpers/system.js';
 import { createGoods, grab, pay } from '../payments/support.js';
 import { type WorkerChild, killChild, spawnWorker } from '../worker/support.js';
-import { report, requestRun, sandboxDaysBack, yesterday } from './support.js';
+import { report, requestRun, sandboxDaysBack, untilSucceeded, yesterday } from './support.js';
 
 /**
  * An operator's bad day: the worker process running a reconciliation is killed (-9) while it
@@ -47,10 +47,7 @@ describe('a worker killed in the middle of a reconciliation', () => {
 
     await s.sandbox.faults({ delayMs: 0 });
     await s.startWorkers();
-    const day = await eventually(async () => {
-      const view = await report(s, yesterday());
-      return view?.status === 'SUCCEEDED' ? view : undefined;
-    }, 30_000, 100);
+    const day = await untilSucceeded(s, yesterday(), 30_000);
     expect(day.runs).toBe(2);
     expect(day.differences).toMatchObject([{ kind: 'MISSED_PAYMENT', orderId: order.orderId, action: 'PAYMENT_APPLIED' }]);
     expect((await readLiveOrder(s.infra.core, order.orderId))?.status).toBe('PAID');

@@ -37,6 +37,9 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'same-origin',
 };
 
+/** the other operator pages the console links to */
+const LINKS = { bullBoard: BULL_BOARD_PATH, docs: '/docs', metrics: '/metrics', ready: '/ready' };
+
 const asset = (name: string) => readFileSync(join(import.meta.dirname, 'static', name), 'utf8');
 
 const orderParams = z.object({ orderId: z.string().max(32) });
@@ -73,7 +76,7 @@ export const consoleRoutes: FastifyPluginAsyncZod<ConsoleOptions> = async (app, 
 
   const pageData = async (extra: Partial<PageData> = {}): Promise<PageData> => {
     const [goods, reviews] = await Promise.all([readSaleFigures(deps), readReviewBoard(deps)]);
-    return { goods, reviews, csrf: csrf.issue(), links: { bullBoard: BULL_BOARD_PATH, docs: '/docs', metrics: '/metrics', ready: '/ready' }, refreshMs, ...extra };
+    return { goods, reviews, csrf: csrf.issue(), links: LINKS, refreshMs, ...extra };
   };
   const html = (reply: FastifyReply, status: number, body: string) => reply.status(status).type('text/html; charset=utf-8').send(body);
 

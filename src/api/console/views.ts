@@ -15,7 +15,7 @@ const eta = new Eta({ views: join(import.meta.dirname, 'templates'), cache: true
 const fmt = {
   money: (fen: number) => `¥${(fen / 100).toFixed(2)}`,
   /** HH:MM:SS UTC of an ISO time */
-  time: (iso: string) => `${iso.slice(11, 19)}`,
+  time: (iso: string) => iso.slice(11, 19),
   dateTime: (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 19)}`,
   /** "in 1m 58s" / "3s ago" */
   relative: (iso: string, now: number) => {
@@ -48,9 +48,7 @@ export interface PageData {
   refreshMs: number;
 }
 
-const now = () => Date.now();
-
-export const renderPage = (data: PageData) => eta.render('page', { ...data, fmt, now: now() });
-export const renderGoods = (goods: SaleFigures[]) => eta.render('goods', { goods, fmt, now: now() });
-export const renderReviews = (reviews: ReviewBoard, csrf: string) => eta.render('reviews', { reviews, csrf, fmt, now: now() });
+export const renderPage = (data: PageData) => eta.render('page', { ...data, fmt, now: Date.now() });
+export const renderGoods = (goods: SaleFigures[]) => eta.render('goods', { goods, fmt, now: Date.now() });
+export const renderReviews = (reviews: ReviewBoard, csrf: string) => eta.render('reviews', { reviews, csrf, fmt, now: Date.now() });
 export const renderRefusal = (status: number, title: string, message: string) => eta.render('refusal', { status, title, message });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { REVIEW_OUTCOMES } from '../../domain/reviews/resolve-review.js';
-import { DifferenceAction, DifferenceKind, ReviewKind, ReviewStatus } from '../../generated/prisma/enums.js';
+import { DifferenceAction, DifferenceKind, ReconciliationStatus, ReviewKind, ReviewStatus } from '../../generated/prisma/enums.js';
 import { API_ERROR_CODES } from '../http-errors.js';
 
 /**
@@ -76,6 +76,7 @@ export const ResolvedReview = z
   })
   .meta({ id: 'ResolvedReview', description: 'How a review was settled' });
 
+const billDate = z.string().regex(/^\d{8}$/);
 const side = z.object({
   payments: z.object({ count: z.number().int(), fee: fen }),
   refunds: z.object({ count: z.number().int(), fee: fen }),
@@ -83,8 +84,8 @@ const side = z.object({
 
 export const Reconciliation = z
   .object({
-    billDate: z.string().regex(/^\d{8}$/).describe('Beijing day, yyyyMMdd'),
-    status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED']),
+    billDate: billDate.describe('Beijing day, yyyyMMdd'),
+    status: z.enum(ReconciliationStatus),
     runs: z.number().int().describe('runs (and retries) started for this day'),
     failureReason: z.string().optional().describe('FAILED: why (a bad bill, WeChat refusing); RUNNING: the last retryable error'),
     startedAt: isoTime,
@@ -108,7 +109,7 @@ export const Reconciliation = z
   .meta({ id: 'Reconciliation', description: "T+1 reconciliation of one day against WeChat's bill" });
 
 export const ReconciliationRequested = z
-  .object({ billDate: z.string().regex(/^\d{8}$/), state: z.enum(['QUEUED', 'ALREADY_QUEUED', 'RUNNING']) })
+  .object({ billDate, state: z.enum(['QUEUED', 'ALREADY_QUEUED', 'RUNNING']) })
   .meta({ id: 'ReconciliationRequested', description: 'The run of a day was queued, or one is already waiting or running' });
 
 export const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health', description: 'The process answers' });

@@ -27,7 +27,10 @@ export async function readCloseLateness(deps: Deps, goodsId: bigint): Promise<Cl
     select: { id: true, deadline: true, closedAt: true },
   });
   const samples = rows
-    .map((row) => ({ orderId: row.id, closedAt: (row.closedAt ?? row.deadline).toISOString(), seconds: Math.max(0, ((row.closedAt ?? row.deadline).getTime() - row.deadline.getTime()) / 1000) }))
+    .map(({ id, deadline, closedAt }) => {
+      const closed = closedAt ?? deadline; // never null here: the query asks for a closedAt
+      return { orderId: id, closedAt: closed.toISOString(), seconds: Math.max(0, (closed.getTime() - deadline.getTime()) / 1000) };
+    })
     .reverse();
   const sorted = samples.map((s) => s.seconds).sort((a, b) => a - b);
   return { samples, p50: nearestRank(sorted, 0.5), p95: nearestRank(sorted, 0.95), max: sorted.at(-1) ?? null };

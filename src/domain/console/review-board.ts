@@ -42,10 +42,11 @@ export async function readReviewBoard(deps: Deps): Promise<ReviewBoard> {
     deps.prisma.reviewItem.findMany({ where: { status: 'RESOLVED' }, orderBy: { resolvedAt: 'desc' }, take: RESOLVED_SHOWN, include: { order: { select: { status: true, goodsId: true } } } }),
   ]);
   const orderIds = [...new Set(open.map((r) => r.orderId))];
+  const liveStatus = (goodsId: string, orderId: string) => deps.redis.hget(deps.keys.forGoods(goodsId).order(orderId), 'status');
   const [payments, liveStatuses, resolvedLive] = await Promise.all([
     orderIds.length === 0 ? [] : deps.prisma.paymentEvent.findMany({ where: { orderId: { in: orderIds } }, orderBy: { receivedAt: 'asc' } }),
-    Promise.all(open.map((r) => deps.redis.hget(deps.keys.forGoods(r.order.goodsId).order(r.orderId), 'status'))),
-    Promise.all(resolvedRows.map((r) => deps.redis.hget(deps.keys.forGoods(r.order.goodsId.toString()).order(r.orderId), 'status'))),
+    Promise.all(open.map((r) => liveStatus(r.order.goodsId, r.orderId))),
+    Promise.all(resolvedRows.map((r) => liveStatus(r.order.goodsId.toString(), r.orderId))),
   ]);
   return {
     open: open.map((review, i) => {

@@ -1,4 +1,5 @@
 import type { CoreDeps } from '../deps.js';
+import { parseGoodsId } from '../goods/goods-service.js';
 import { type CloseLateness, readCloseLateness } from './close-lateness.js';
 import { type TimerSchedule, readTimerSchedule } from './timer-schedule.js';
 
@@ -14,7 +15,7 @@ export interface SaleFigures {
   stockCount: number;
   /** live (Redis): units a buyer can grab now; null when the goods is not in Redis (not loaded yet, or retired) */
   available: number | null;
-  /** units held by unpaid or closing orders (each with its close timer) */
+  /** units held by unpaid or closing orders (each with its close timer: the timers' total) */
   held: number;
   /** units held by orders waiting for a person (review) */
   heldInReview: number;
@@ -42,7 +43,7 @@ type Deps = Pick<CoreDeps, 'prisma' | 'redis' | 'keys'>;
  * Redis reads go out together (auto-pipelining; its keys share one Cluster slot).
  */
 export async function readSaleFigures(deps: Deps, now = new Date()): Promise<SaleFigures[]> {
-  const liveIds = (await deps.redis.smembers(deps.keys.liveGoods)).filter((id) => /^[1-9]\d{0,18}$/.test(id)).map(BigInt);
+  const liveIds = (await deps.redis.smembers(deps.keys.liveGoods)).flatMap((id) => parseGoodsId(id) ?? []);
   const rows = await deps.prisma.seckillGoods.findMany({
     where: { OR: [{ id: { in: liveIds } }, { endTime: { gt: new Date(now.getTime() - RECENT_MS) } }] },
     orderBy: [{ startTime: 'desc' }, { id: 'desc' }],
@@ -56,9 +57,8 @@ export async function readSaleFigures(deps: Deps, now = new Date()): Promise<Sal
     rows.map(async (row) => {
       const goodsId = row.id.toString();
       const k = deps.keys.forGoods(goodsId);
-      const [stock, held, heldInReview, awaitingMysql, timerRequestsQueued, timers, lateness] = await Promise.all([
+      const [stock, heldInReview, awaitingMysql, timerRequestsQueued, timers, lateness] = await Promise.all([
         deps.redis.get(k.stock),
-        deps.redis.zcount(k.held, '-inf', '(+inf'),
         deps.redis.zcount(k.held, '+inf', '+inf'),
         deps.redis.zcard(k.outbox),
         deps.redis.llen(k.timers),
@@ -75,7 +75,7 @@ export async function readSaleFigures(deps: Deps, now = new Date()): Promise<Sal
         phase,
         stockCount: row.stockCount,
         available: stock === null ? null : Number(stock),
-        held,
+        held: timers.due + timers.byMinute.reduce((sum, bucket) => sum + bucket.count, 0),
         heldInReview,
         paid: countOf(row.id, 'PAID'),
         closed: countOf(row.id, 'CLOSED'),

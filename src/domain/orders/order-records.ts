@@ -1,5 +1,6 @@
 import type { PrismaClient } from '../../infra/db/prisma.js';
 import { sqlTime } from '../../infra/db/sql-time.js';
+import { ignoringDuplicates } from '../../infra/db/duplicates.js';
 
 /**
  * Direct MySQL records of an order, for the one case the outbox cannot carry: a payment for an
@@ -16,18 +17,6 @@ export interface PaymentRecord {
   fields: Record<string, string>;
 }
 
-const isDuplicateKey = (err: unknown) => typeof err === 'object' && err !== null && (err as { code?: string }).code === 'P2002';
-
-/** Runs a write that may lose an INSERT race with a copy of itself; false when the row was there. */
-async function ignoringDuplicates(write: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await write();
-    return true;
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
-    return false;
-  }
-}
 
 /**
  * A payment for an order whose row MySQL already has (CLOSED, or in review): the payment event

@@ -5,6 +5,7 @@ import { readLiveOrder } from '../orders/order-view.js';
 import type { BillPayment } from './bill.js';
 import type { ReviewFinding } from './compare.js';
 import { recordDifference, settleDifference } from './differences.js';
+import { ignoringDuplicates } from '../../infra/db/duplicates.js';
 
 /**
  * What is done about each difference (design §7, last point):
@@ -97,8 +98,7 @@ function actionOf(deps: CoreDeps, outcome: PaymentOutcome) {
  */
 export async function reviewFinding(deps: CoreDeps, billDate: string, finding: ReviewFinding | (Omit<ReviewFinding, 'kind'> & { kind: 'NOT_PAID_AT_WECHAT' | 'MISSED_PAYMENT' })): Promise<void> {
   const difference = { billDate, ...finding };
-  const { action } = await recordDifference(deps, difference);
-  if (action !== 'PENDING') return;
+  if ((await recordDifference(deps, difference)) !== 'PENDING') return;
   const order = await deps.prisma.seckillOrder.findUnique({ where: { id: finding.orderId }, select: { id: true } });
   if (!order) {
     await settleDifference(deps, difference, 'REVIEW', `no order ${finding.orderId} in MySQL: this report is the record`);
@@ -107,9 +107,8 @@ export async function reviewFinding(deps: CoreDeps, billDate: string, finding: R
   const reason = `reconciliation ${billDate}: ${finding.detail}`.slice(0, 1000);
   const existing = await deps.prisma.reviewItem.findUnique({ where: { orderId_kind: { orderId: finding.orderId, kind: 'RECONCILIATION' } }, select: { status: true } });
   if (!existing) {
-    await deps.prisma.reviewItem.create({ data: { orderId: finding.orderId, kind: 'RECONCILIATION', reason } }).catch((err: { code?: string }) => {
-      if (err.code !== 'P2002') throw err; // recorded a moment ago by another run
-    });
+    // (a duplicate: recorded a moment ago by another run)
+    await ignoringDuplicates(() => deps.prisma.reviewItem.create({ data: { orderId: finding.orderId, kind: 'RECONCILIATION', reason } }));
     deps.metrics.ordersToReview.inc({ kind: 'RECONCILIATION' });
   }
   deps.logger.warn({ billDate, orderId: finding.orderId, kind: finding.kind }, reason);

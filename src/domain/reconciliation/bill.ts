@@ -1,3 +1,4 @@
+import { fromBeijingTime } from '../../infra/wechat/time.js';
 import { beijingDayRange } from './bill-date.js';
 import { yuanToFen } from './money.js';
 
@@ -104,13 +105,7 @@ const DIGITS = /^[0-9]{1,32}$/;
 /** `yyyy-MM-dd HH:mm:ss` Beijing time as an instant; undefined if not a real time. */
 export function fromBillTime(text: string): Date | undefined {
   const m = TRADE_TIME.exec(text);
-  if (!m) return undefined;
-  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return undefined;
-  const calendar = new Date(Date.UTC(y, mo - 1, d));
-  // Date.UTC rolls 30 February into March: a real day reads back the same
-  if (calendar.getUTCMonth() !== mo - 1 || calendar.getUTCDate() !== d) return undefined;
-  return new Date(Date.UTC(y, mo - 1, d, h, mi, s) - 8 * 3_600_000);
+  return m ? fromBeijingTime(m.slice(1).join('')) : undefined;
 }
 
 const headerNames = (line: string) => line.replace(/^\uFEFF/, '').split(',').map((name) => name.trim().replace(/^`/, ''));

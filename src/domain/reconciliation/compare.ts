@@ -68,6 +68,9 @@ export function compareDay(bill: Bill, ours: OurDay): Comparison {
   const ourByTx = new Map(ours.payments.map((p) => [p.transactionId, p]));
   const billTx = new Set(billPayments.map((p) => p.transactionId));
   const billRefundNos = new Set(billRefunds.map((r) => r.outRefundNo));
+  // our refunds of the day: those we asked for that day, and those the bill names (whenever we
+  // asked, added below); a clean day shows the same totals on both sides
+  const ourRefunds = new Map<string, OurRefund>(ours.refunds.map((r) => [r.outRefundNo, r]));
 
   const missing: BillPayment[] = [];
   const reviews: ReviewFinding[] = [];
@@ -108,6 +111,7 @@ export function compareDay(bill: Bill, ours: OurDay): Comparison {
       });
       continue;
     }
+    ourRefunds.set(ourRefund.outRefundNo, ourRefund);
     if (row.refundStatus !== 'SUCCESS') {
       reviews.push({
         kind: 'REFUND_NOT_SUCCESS',
@@ -138,13 +142,6 @@ export function compareDay(bill: Bill, ours: OurDay): Comparison {
       ourFee: refund.refundFee,
       detail: `we asked for refund ${refund.outRefundNo} of ${refund.refundFee} fen (order ${refund.orderId}) on ${bill.billDate} and WeChat accepted it; the bill of that day does not have it`,
     });
-  }
-  // our refunds of the day: those the bill names (whenever we asked) and those we asked for that
-  // day; a clean day shows the same totals on both sides
-  const ourRefunds = new Map<string, OurRefund>(ours.refunds.map((r) => [r.outRefundNo, r]));
-  for (const row of billRefunds) {
-    const known = ours.knownRefunds.get(row.outRefundNo);
-    if (known) ourRefunds.set(known.outRefundNo, known);
   }
   const ourRefundList = [...ourRefunds.values()];
   return {

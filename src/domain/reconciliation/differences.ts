@@ -1,5 +1,6 @@
 import type { DifferenceAction, DifferenceKind } from '../../generated/prisma/enums.js';
 import type { CoreDeps } from '../deps.js';
+import { isDuplicateKey } from '../../infra/db/duplicates.js';
 
 /**
  * The record of each difference (tb_reconciliation_difference), written *before* its action and
@@ -17,23 +18,23 @@ export interface DifferenceInput {
   readonly detail: string;
 }
 
-/** The recorded difference; `created` when this call recorded it. */
-export async function recordDifference(deps: Pick<CoreDeps, 'prisma' | 'metrics'>, d: DifferenceInput): Promise<{ action: DifferenceAction; created: boolean }> {
+/** The recorded difference's action: PENDING when this call recorded it (or its action is still to do). */
+export async function recordDifference(deps: Pick<CoreDeps, 'prisma' | 'metrics'>, d: DifferenceInput): Promise<DifferenceAction> {
   const key = { billDate_kind_ref: { billDate: d.billDate, kind: d.kind, ref: d.ref } };
   const existing = await deps.prisma.reconciliationDifference.findUnique({ where: key, select: { action: true } });
-  if (existing) return { action: existing.action, created: false };
+  if (existing) return existing.action;
   try {
     await deps.prisma.reconciliationDifference.create({
       data: { billDate: d.billDate, kind: d.kind, ref: d.ref, orderId: d.orderId, billFee: d.billFee ?? null, ourFee: d.ourFee ?? null, detail: d.detail.slice(0, 1000) },
     });
   } catch (err) {
     // another run recorded it a moment ago (P2002: unique constraint): theirs stands
-    if ((err as { code?: string }).code !== 'P2002') throw err;
+    if (!isDuplicateKey(err)) throw err;
     const row = await deps.prisma.reconciliationDifference.findUniqueOrThrow({ where: key, select: { action: true } });
-    return { action: row.action, created: false };
+    return row.action;
   }
   deps.metrics.reconciliationDifferences.inc({ kind: d.kind });
-  return { action: 'PENDING', created: true };
+  return 'PENDING';
 }
 
 export async function settleDifference(deps: Pick<CoreDeps, 'prisma'>, d: Pick<DifferenceInput, 'billDate' | 'kind' | 'ref'>, action: DifferenceAction, outcome: string): Promise<void> {

@@ -2,6 +2,7 @@ import type { DifferenceAction, DifferenceKind } from '../../generated/prisma/en
 import type { CoreDeps } from '../deps.js';
 import { DomainError } from '../errors.js';
 import { checkBillDate, previousBeijingDate } from './bill-date.js';
+import type { Totals } from './compare.js';
 
 /** The reconciliation of one day as the admin API shows it (amounts in fen). */
 export interface ReconciliationView {
@@ -13,14 +14,9 @@ export interface ReconciliationView {
   startedAt: string;
   finishedAt?: string;
   /** counts and totals of the last successful comparison: WeChat's bill and our records */
-  bill: SideView;
-  ours: SideView;
+  bill: Totals;
+  ours: Totals;
   differences: DifferenceView[];
-}
-
-interface SideView {
-  payments: { count: number; fee: number };
-  refunds: { count: number; fee: number };
 }
 
 export interface DifferenceView {

@@ -5,8 +5,6 @@ import { checkBillDate } from './bill-date.js';
 import { type Comparison, compareDay } from './compare.js';
 import { loadOurDay, paymentsOfDay } from './our-side.js';
 
-export { RetryableReconciliationError } from './act.js';
-
 /**
  * One run of T+1 reconciliation (design §7, last point), as the `reconcile-day` job runs it:
  *
@@ -30,13 +28,16 @@ export interface RunOptions {
 }
 
 export async function reconcileDay(deps: CoreDeps, billDate: string, options: RunOptions): Promise<RunOutcome> {
+  const gaveUp = (reason: string) => `gave up after ${deps.config.reconciliation.attempts} attempts: ${reason}`;
   try {
     return await runOnce(deps, billDate, options);
   } catch (err) {
+    // WeChat not answering (downloadbill, orderquery): retried, and the last attempt fails the day
+    if (err instanceof RetryableReconciliationError) return options.lastAttempt ? fail(deps, billDate, gaveUp(err.reason)) : retryLater(deps, billDate, err);
     // anything else (MySQL down, Redis down, a bug) is retried by the job like a WeChat error;
     // the last attempt leaves the day FAILED with the reason instead of RUNNING for ever
-    if (!options.lastAttempt || err instanceof RetryableReconciliationError || (err as { code?: string }).code === 'INVALID_INPUT') throw err;
-    await fail(deps, billDate, `gave up after ${deps.config.reconciliation.attempts} attempts: ${(err as Error).message}`).catch(() => undefined);
+    if (!options.lastAttempt || (err as { code?: string }).code === 'INVALID_INPUT') throw err;
+    await fail(deps, billDate, gaveUp((err as Error).message)).catch(() => undefined);
     throw err;
   }
 }
@@ -55,21 +56,13 @@ async function runOnce(deps: CoreDeps, billDate: string, options: RunOptions): P
   try {
     bill = await downloadBill(deps, billDate);
   } catch (err) {
-    if (err instanceof RetryableReconciliationError && !options.lastAttempt) return retryLater(deps, billDate, err);
-    if (err instanceof RetryableReconciliationError) return fail(deps, billDate, `gave up after ${deps.config.reconciliation.attempts} attempts: ${err.reason}`);
     if (err instanceof BillFormatError || err instanceof BillRefusedError) return fail(deps, billDate, err.message);
     throw err;
   }
 
   const ours = await loadOurDay(deps, billDate, bill.rows.filter((r) => r.kind === 'refund'));
   const comparison = compareDay(bill, ours);
-  try {
-    for (const row of comparison.missing) await actOnMissingPayment(deps, billDate, row);
-  } catch (err) {
-    if (err instanceof RetryableReconciliationError && !options.lastAttempt) return retryLater(deps, billDate, err);
-    if (err instanceof RetryableReconciliationError) return fail(deps, billDate, `gave up after ${deps.config.reconciliation.attempts} attempts: ${err.reason}`);
-    throw err;
-  }
+  for (const row of comparison.missing) await actOnMissingPayment(deps, billDate, row);
   for (const finding of comparison.reviews) await reviewFinding(deps, billDate, finding);
   await settleRecordedPayments(deps, billDate);
   await succeed(deps, billDate, comparison);

@@ -221,9 +221,8 @@ export class WeChatPayClient {
     if (!/^\d{8}$/.test(p.billDate)) return fatal('invalid-request', 'billDate must be yyyyMMdd');
     const xml = this.#signed({ bill_date: p.billDate, bill_type: 'ALL', tar_type: p.gzip ? 'GZIP' : undefined });
     const started = Date.now();
-    const res = await this.#post(this.#pool, '/pay/downloadbill', xml, p.maxBytes);
-    // #post itself only ever classifies transport failures (retryable or fatal)
-    const outcome: DownloadBillResult = typeof res === 'string' || Buffer.isBuffer(res) ? interpretBill(Buffer.from(res), p) : (res as WeChatRetryable | WeChatFatal);
+    const res = await this.#post(this.#pool, '/pay/downloadbill', xml, p.maxBytes, () => fatal('malformed', `bill larger than ${p.maxBytes} bytes`));
+    const outcome: DownloadBillResult = Buffer.isBuffer(res) ? interpretBill(res, p) : res;
     const log = { path: '/pay/downloadbill', billDate: p.billDate, kind: outcome.kind, ms: Date.now() - started };
     if (outcome.kind === 'retryable' || outcome.kind === 'fatal') this.#log?.warn({ ...log, category: outcome.category, reason: outcome.reason }, 'wechat pay call failed');
     else this.#log?.debug(log, 'wechat pay call');
@@ -249,8 +248,9 @@ export class WeChatPayClient {
 
   async #call(path: string, params: Params, pool: Pool = this.#pool): Promise<Classified> {
     const started = Date.now();
-    const res = await this.#post(pool, path, this.#signed(params));
-    const outcome = typeof res === 'string' ? this.#interpret(res) : Buffer.isBuffer(res) ? retryable('bad-body', 'response is not UTF-8') : res;
+    const max = this.#maxResponseBytes;
+    const res = await this.#post(pool, path, this.#signed(params), max, () => retryable('bad-body', `response larger than ${max} bytes`));
+    const outcome = Buffer.isBuffer(res) ? this.#interpret(res) : res;
     const log = { path, outTradeNo: params.out_trade_no, outRefundNo: params.out_refund_no, kind: outcome.kind, ms: Date.now() - started };
     if (outcome.kind === 'retryable' || outcome.kind === 'fatal') {
       this.#log?.warn({ ...log, category: outcome.category, reason: outcome.reason }, 'wechat pay call failed');
@@ -260,7 +260,13 @@ export class WeChatPayClient {
     return outcome;
   }
 
-  #interpret(body: string): Classified {
+  #interpret(bytes: Buffer): Classified {
+    let body: string;
+    try {
+      body = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      return retryable('bad-body', 'response is not UTF-8');
+    }
     let fields: Record<string, string>;
     try {
       fields = parseWeChatXml(body, this.#maxResponseBytes);
@@ -272,12 +278,8 @@ export class WeChatPayClient {
     return classifyResponse(fields, this.#merchant);
   }
 
-  /**
-   * The body text of a 200 answer, or the classified transport failure. With `rawLimit` (bills)
-   * the body is returned as bytes, up to that size, whatever it holds.
-   */
-  async #post(pool: Pool, path: string, xml: string, rawLimit?: number): Promise<string | Buffer | Classified> {
-    const limit = rawLimit ?? this.#maxResponseBytes;
+  /** The body of a 200 answer, at most `limit` bytes (`tooLarge` beyond), or the classified transport failure. */
+  async #post(pool: Pool, path: string, xml: string, limit: number, tooLarge: () => WeChatRetryable | WeChatFatal): Promise<Buffer | WeChatRetryable | WeChatFatal> {
     const signal = AbortSignal.timeout(this.#timeoutMs);
     try {
       const { statusCode, body } = await pool.request({
@@ -299,16 +301,11 @@ export class WeChatPayClient {
         size += buf.length;
         if (size > limit) {
           body.destroy();
-          return rawLimit === undefined ? retryable('bad-body', `response larger than ${limit} bytes`) : fatal('malformed', `bill larger than ${limit} bytes`);
+          return tooLarge();
         }
         chunks.push(buf);
       }
-      if (rawLimit !== undefined) return Buffer.concat(chunks);
-      try {
-        return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
-      } catch {
-        return retryable('bad-body', 'response is not UTF-8');
-      }
+      return Buffer.concat(chunks);
     } catch (err) {
       if (signal.aborted || isTimeoutCode(err)) return retryable('timeout', `no answer within ${this.#timeoutMs} ms`);
       return retryable('connection', describe(err));
