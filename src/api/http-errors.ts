@@ -1,4 +1,4 @@
-import type { DomainErrorCode } from '../domain/errors.js';
+import type { DomainError, DomainErrorCode } from '../domain/errors.js';
 
 /**
  * Every `code` an API error body can carry, and the status each comes with. Domain codes come
@@ -78,4 +78,10 @@ export interface ErrorBody {
   code: ApiErrorCode;
   message: string;
   fields?: string[];
+}
+
+/** A domain error as the contract's body (the error handler's answer for every DomainError). */
+export function domainErrorBody(error: DomainError): ErrorBody {
+  const fields = error.details?.fields;
+  return { code: apiCodeOf(error.code), message: error.message, ...(Array.isArray(fields) ? { fields: fields.map(String) } : {}) };
 }

@@ -136,6 +136,16 @@ describe('buyer tokens', () => {
     expect(expectError(res, 401, 'UNAUTHORIZED').message).toBe('buyer token invalid or expired');
     expect(res.headers['www-authenticate']).toBe('Bearer realm="seckill", error="invalid_token"');
   });
+
+  it('a token accepted once (and remembered) is refused once it expires', async () => {
+    const exp = nowS() + 2;
+    const authorization = `Bearer ${sign({ sub: 'brief', exp })}`;
+    const read = () => inject({ method: 'GET', url: '/seckill/orders/1', headers: { authorization } });
+    expect(expectError(await read(), 404, 'ORDER_NOT_FOUND').code).toBe('ORDER_NOT_FOUND'); // accepted
+    expect((await read()).statusCode).toBe(404); // accepted again (from memory)
+    await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50));
+    expect(expectError(await read(), 401, 'UNAUTHORIZED').message).toBe('buyer token invalid or expired');
+  });
 });
 
 describe('admin credentials', () => {

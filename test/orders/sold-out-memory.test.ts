@@ -78,6 +78,28 @@ describe('sold-out memory across API processes', () => {
     expect(await one.infra.core.redis.get(stockKey(goodsId))).toBe('1'); // Redis was not asked
   });
 
+  it('the answer from memory is the one Redis gives (status, body, type), after the token check, and only for the goods remembered', async () => {
+    const none = await newGoods(1);
+    expect((await grab(one.app, 'e0', none)).statusCode).toBe(201);
+    const fromRedis = await grab(one.app, 'e', none); // the first grab asks Redis, the next ones do not
+    const fromMemory = await grab(one.app, 'f', none);
+    expect([fromMemory.statusCode, fromMemory.headers['content-type'], fromMemory.json()]).toEqual([409, 'application/json; charset=utf-8', { code: 'SOLD_OUT', message: 'sold out' }]);
+    expect([fromRedis.statusCode, fromRedis.headers['content-type'], fromRedis.json()]).toEqual([fromMemory.statusCode, fromMemory.headers['content-type'], fromMemory.json()]);
+    // a number names the same goods
+    const asNumber = await one.app.inject({ method: 'POST', url: '/seckill/orders', headers: one.buyer('g'), payload: { goodsId: Number(none) } });
+    expect([asNumber.statusCode, asNumber.json().code]).toEqual([409, 'SOLD_OUT']);
+    // 401 first: no token, a forged token
+    const anonymous = await one.app.inject({ method: 'POST', url: '/seckill/orders', payload: { goodsId: none } });
+    expect([anonymous.statusCode, anonymous.json().code]).toEqual([401, 'UNAUTHORIZED']);
+    const forged = await one.app.inject({ method: 'POST', url: '/seckill/orders', headers: { authorization: `${one.buyer('h').authorization.slice(0, -4)}AAAA` }, payload: { goodsId: none } });
+    expect([forged.statusCode, forged.json().code]).toEqual([401, 'UNAUTHORIZED']);
+    // bodies that name no remembered goods go on to the schema and to Redis as before
+    const invalid = await one.app.inject({ method: 'POST', url: '/seckill/orders', headers: one.buyer('i'), payload: { goodsId: `${none}x` } });
+    expect([invalid.statusCode, invalid.json().code]).toEqual([400, 'VALIDATION_ERROR']);
+    const unknown = await one.app.inject({ method: 'POST', url: '/seckill/orders', headers: one.buyer('j'), payload: { goodsId: '987654321987' } });
+    expect([unknown.statusCode, unknown.json().code]).toEqual([404, 'GOODS_NOT_FOUND']);
+  });
+
   it('a missed restock keeps a unit off sale for at most SOLD_OUT_RECHECK_MS (300 ms here)', async () => {
     const ms = await msUntilGrabbed(two, goodsId, 'e', 5_000);
     console.log(`sold-out memory: unannounced unit seen after ${ms} ms (re-check every 300 ms)`);

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { DomainError } from '../../domain/errors.js';
-import { DOMAIN_STATUS, type EdgeErrorCode, type ErrorBody, HttpError, apiCodeOf } from '../http-errors.js';
+import { DOMAIN_STATUS, type EdgeErrorCode, type ErrorBody, HttpError, domainErrorBody } from '../http-errors.js';
 
 /** Infrastructure that is down: the request may succeed later, so 503 rather than 500. */
 function isUnavailable(err: Error): boolean {
@@ -68,9 +68,7 @@ export function routerErrorReply(error: FastifyError, _request: FastifyRequest, 
 export const errorHandler = fp(async (app: FastifyInstance) => {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof DomainError) {
-      const fields = error.details?.fields;
-      const body: ErrorBody = { code: apiCodeOf(error.code), message: error.message, ...(Array.isArray(fields) ? { fields: fields.map(String) } : {}) };
-      return reply.status(DOMAIN_STATUS[error.code]).send(body);
+      return reply.status(DOMAIN_STATUS[error.code]).send(domainErrorBody(error));
     }
     if (error instanceof HttpError) {
       return reply.status(error.statusCode).headers(error.headers).send({ code: error.code, message: error.message } satisfies ErrorBody);

@@ -33,6 +33,8 @@ function refusalError([code, message]: [DomainErrorCode, string]): DomainError {
  * stack, no order), so one instance serves every refusal and a 409 allocates no error at all.
  */
 const SOLD_OUT_FROM_MEMORY = refusalError(SOLD_OUT);
+/** its metric labels, one object for every such answer */
+const SOLD_OUT_LABELS = { reason: 'SOLD_OUT' } as const;
 
 /**
  * Grab one unit: the reserveOrder script does every check and the stock change atomically, and
@@ -40,6 +42,17 @@ const SOLD_OUT_FROM_MEMORY = refusalError(SOLD_OUT);
  * the delayed job `timeout-<orderId>` (src/workers/timer-pump.ts). One Redis round trip (two for
  * the grab that finds the timers list empty), and no crash can separate an order from its timer.
  */
+/**
+ * The crowd behind the last unit, answered from memory (see sold-out.ts for how it stays true):
+ * the refusal when this process knows the goods is sold out (counted like every refusal), else
+ * undefined. One instance for every such answer, so callers can serialise it once.
+ */
+export function soldOutFromMemory(deps: CoreDeps, goodsId: string): DomainError | undefined {
+  if (!deps.soldOut?.has(goodsId)) return undefined;
+  deps.metrics.grabRejected.inc(SOLD_OUT_LABELS);
+  return SOLD_OUT_FROM_MEMORY;
+}
+
 export async function reserveOrder(
   deps: CoreDeps,
   ids: OrderIdGenerator,
@@ -47,11 +60,8 @@ export async function reserveOrder(
   goodsId: string,
 ): Promise<OrderView> {
   if (parseGoodsId(goodsId) === undefined || goodsId.length > MAX_GOODS_ID_DIGITS) throw goodsNotFound(goodsId);
-  // the crowd behind the last unit: answered from memory (see sold-out.ts for how it stays true)
-  if (deps.soldOut?.has(goodsId)) {
-    deps.metrics.grabRejected.inc({ reason: 'SOLD_OUT' });
-    throw SOLD_OUT_FROM_MEMORY;
-  }
+  const soldOut = soldOutFromMemory(deps, goodsId);
+  if (soldOut) throw soldOut;
   const k = deps.keys.forGoods(goodsId);
   const windowMs = deps.config.orderTimeoutMs;
 
