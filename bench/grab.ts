@@ -20,6 +20,7 @@
  * BENCH_STOCK (units per goods, 10000000; 1 measures the sold-out crowd: nearly every grab 409),
  * BENCH_PROFILE=1 (a CPU profile of each measured run, summarised, files in BENCH_PROFILE_DIR),
  * BENCH_REDIS=private (a redis-server of its own on loopback instead of REDIS_URL's),
+ * BENCH_LOG_LEVEL (silent: the API's LOG_LEVEL; `info` measures what production logs),
  * BENCH_JSON=<file> (write the figures as JSON), BENCH_ABLATE (see bench/lib/full-api.ts),
  * REDIS_URL, TEST_DATABASE_URL.
  */
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
     JWT_SECRET: randomBytes(24).toString('hex'),
     ADMIN_USER: 'bench',
     ADMIN_PASSWORD: randomBytes(12).toString('hex'),
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
     HOST: '127.0.0.1',
   };
   const config = loadConfig(env);
