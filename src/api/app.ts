@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import type { Infra } from '../infra/context.js';
 import { consoleRoutes } from './console/console-routes.js';
@@ -35,7 +35,7 @@ export async function buildApp({ infra, logger }: AppOptions): Promise<FastifyIn
     // thousands of 409s a second, ≈ 40 µs of the API's CPU per request (a quarter of a 409,
     // BENCHMARKS.md). Every request is still counted by route and status in the HTTP metric, and
     // errors, refusals of notifications and 5xx are logged where they happen.
-    disableRequestLogging: infra.config.logLevel !== 'debug' && infra.config.logLevel !== 'trace',
+    logController: new LogController({ disableRequestLogging: infra.config.logLevel !== 'debug' && infra.config.logLevel !== 'trace' }),
     // ids are decimal strings; a trusted proxy may set X-Forwarded-For (spbill_create_ip)
     trustProxy: true,
     // errors the router raises before any handler (a malformed or over-long URL parameter)

@@ -33,8 +33,9 @@ export const jsonBody = fp(async (app: FastifyInstance) => {
     void parseJson(request, body, done); // synchronous: it calls `done` before returning
   });
 
-  app.addHook('onSend', (request, reply, payload, done) => {
-    if (reply.statusCode === 413 && Number(request.headers['content-length']) <= LINGER_MAX_BYTES) reply.removeHeader('connection');
-    done(null, payload);
+  // an onError hook runs only for errors (before any scope's error handler), not for every reply
+  app.addHook('onError', (request, reply, error, done) => {
+    if ((error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE' && Number(request.headers['content-length']) <= LINGER_MAX_BYTES) reply.removeHeader('connection');
+    done();
   });
 });
