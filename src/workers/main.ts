@@ -21,8 +21,10 @@ registerBacklogGauges(infra.core, infra.core.metrics.registry);
 const metricsServer = startMetricsServer(infra.core.metrics, config.host, config.workerMetricsPort, logger);
 onShutdown(logger, async () => {
   metricsServer?.close();
-  await bridge.close(); // stop taking payment events first: unacked ones go back to RabbitMQ
-  await runtime.close(); // stop fetching jobs, finish in-flight ones
+  // Both at once, so no job is fetched while the bridge winds down: the bridge stops taking
+  // payment events (unacked ones go back to RabbitMQ) and finishes storing the ones in hand
+  // (the queues stay open until infra.close), the workers stop fetching jobs and finish theirs.
+  await Promise.all([bridge.close(), runtime.close()]);
   await infra.close();
 });
 // sharded queues: their prefixes, to find them on the cluster (docs/production.md, "Redis Cluster")

@@ -86,8 +86,11 @@ export async function startWorkers(infra: Infra, opts: WorkerOptions = {}): Prom
   return {
     workers,
     async close() {
+      // no job is taken from here on: BullMQ's close marks each worker closing at once, then
+      // waits for its running jobs; the pump stops meanwhile
+      const workersClosed = Promise.all(workers.map((worker) => worker.close()));
       await pump.close();
-      await Promise.all(workers.map((worker) => worker.close()));
+      await workersClosed;
       // last: the jobs that just finished may have appended final states
       await persister?.drainNow().catch(() => undefined);
       await persister?.close();

@@ -108,7 +108,7 @@ describe('worker processes: crash and graceful shutdown mid-close', () => {
     expect((await dbOrder(s, order.orderId))?.status).toBe('CLOSED');
     expect(await ledgerCounts(s, order.orderId)).toEqual({ closed: 1, paid: 0 });
 
-    expect((await getOrder(s, 't-2', late.orderId)).status).toBe('UNPAID');
+    expect((await getOrder(s, 't-2', late.orderId)).status, `the stopping worker's output:\n${w.output()}`).toBe('UNPAID');
     // its timer is a job already, or still a request queued for the next pump: never lost
     const state = await closeJobState(s, late.orderId);
     const timers = await s.infra.core.redis.lrange(s.infra.core.keys.forGoods(goodsId).timers, 0, -1);
