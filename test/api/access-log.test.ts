@@ -17,7 +17,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** The messages an API at `level` logs while answering a grab without a token and a route that does not exist. */
+/** The messages an API at `level` logs while answering a grab without a token (401) and a read of an order that does not exist (404). */
 async function messagesAt(level: 'info' | 'debug'): Promise<string[]> {
   const lines: string[] = [];
   const sink = new Writable({

@@ -37,12 +37,6 @@ const SOLD_OUT_FROM_MEMORY = refusalError(SOLD_OUT);
 const SOLD_OUT_LABELS = { reason: 'SOLD_OUT' } as const;
 
 /**
- * Grab one unit: the reserveOrder script does every check and the stock change atomically, and
- * in the same step queues the order's timer request, which the workers' timer pump turns into
- * the delayed job `timeout-<orderId>` (src/workers/timer-pump.ts). One Redis round trip (two for
- * the grab that finds the timers list empty), and no crash can separate an order from its timer.
- */
-/**
  * The crowd behind the last unit, answered from memory (see sold-out.ts for how it stays true):
  * the refusal when this process knows the goods is sold out (counted like every refusal), else
  * undefined. One instance for every such answer, so callers can serialise it once.
@@ -53,6 +47,12 @@ export function soldOutFromMemory(deps: CoreDeps, goodsId: string): DomainError 
   return SOLD_OUT_FROM_MEMORY;
 }
 
+/**
+ * Grab one unit: the reserveOrder script does every check and the stock change atomically, and
+ * in the same step queues the order's timer request, which the workers' timer pump turns into
+ * the delayed job `timeout-<orderId>` (src/workers/timer-pump.ts). One Redis round trip (two for
+ * the grab that finds the timers list empty), and no crash can separate an order from its timer.
+ */
 export async function reserveOrder(
   deps: CoreDeps,
   ids: OrderIdGenerator,
