@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BoundHistogram, bindCounter, flushBoundSeries } from './bound-metrics.js';
 
 /** Which process a set of metrics belongs to: each serves its own /metrics. */
 export type MetricsRole = 'api' | 'worker';
@@ -23,15 +24,15 @@ export function createMetrics(role: MetricsRole) {
   const m = {
     registry,
     // the API's
-    httpRequests: new Histogram({
+    // observed on every request: bound series (src/api/plugins/http-metrics.ts binds each once)
+    httpRequests: new BoundHistogram<'method' | 'route' | 'status_code'>({
       name: 'seckill_http_request_duration_seconds',
       help: 'HTTP requests by route template and status, and how long they took',
-      labelNames: ['method', 'route', 'status_code'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: registers(API),
     }),
     ordersReserved: new Counter({ name: 'seckill_orders_reserved_total', help: 'Orders created (units grabbed)', registers: registers(API) }),
-    grabRejected: new Counter({ name: 'seckill_grab_rejected_total', help: 'Grab attempts refused', labelNames: ['reason'], registers: registers(API) }),
+    grabRejected: new Counter({ name: 'seckill_grab_rejected_total', help: 'Grab attempts refused', labelNames: ['reason'], registers: registers(API), collect: flushBoundSeries }),
     notifications: new Counter({ name: 'seckill_wechat_notifications_total', help: 'WeChat payment notifications received', labelNames: ['result'], registers: registers(API) }),
     // both
     ordersPaid: new Counter({ name: 'seckill_orders_paid_total', help: 'Orders marked paid', registers: registers(BOTH) }),
@@ -62,7 +63,11 @@ export function createMetrics(role: MetricsRole) {
     reconciliationDifferences: new Counter({ name: 'seckill_reconciliation_differences_total', help: 'Differences between WeChat bills and our records, by kind, each counted once when first found', labelNames: ['kind'], registers: registers(WORKER) }),
     reconciliationLastSuccess: new Gauge({ name: 'seckill_reconciliation_last_success_timestamp_seconds', help: 'When a reconciliation last succeeded (Unix time; 0: none since this process started and none in MySQL)', registers: registers(WORKER) }),
   };
-  return m;
+  return {
+    ...m,
+    /** grabRejected{reason="SOLD_OUT"} for the refusals answered from memory (every one of the crowd's 409s) */
+    soldOutRefusals: bindCounter(m.grabRejected, { reason: 'SOLD_OUT' }),
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -33,8 +33,6 @@ function refusalError([code, message]: [DomainErrorCode, string]): DomainError {
  * stack, no order), so one instance serves every refusal and a 409 allocates no error at all.
  */
 const SOLD_OUT_FROM_MEMORY = refusalError(SOLD_OUT);
-/** its metric labels, one object for every such answer */
-const SOLD_OUT_LABELS = { reason: 'SOLD_OUT' } as const;
 
 /**
  * The crowd behind the last unit, answered from memory (see sold-out.ts for how it stays true):
@@ -43,7 +41,7 @@ const SOLD_OUT_LABELS = { reason: 'SOLD_OUT' } as const;
  */
 export function soldOutFromMemory(deps: CoreDeps, goodsId: string): DomainError | undefined {
   if (!deps.soldOut?.has(goodsId)) return undefined;
-  deps.metrics.grabRejected.inc(SOLD_OUT_LABELS);
+  deps.metrics.soldOutRefusals.inc();
   return SOLD_OUT_FROM_MEMORY;
 }
 
