@@ -67,6 +67,7 @@ const baseSchema = z.object({
     ADMIN_USER: z.string().min(1).optional(),
     ADMIN_PASSWORD: z.string().min(1).optional(),
     WORKER_CONCURRENCY: positiveInt.max(1000).default(50),
+    PAYMENT_WORKER_CONCURRENCY: positiveInt.max(1000).default(200),
     WORKER_METRICS_PORT: port.default(9464),
     WORKER_LOCK_MS: positiveInt.min(1_000).default(30_000),
     WORKER_STALLED_INTERVAL_MS: positiveInt.min(500).default(30_000),
@@ -80,7 +81,7 @@ const baseSchema = z.object({
     AMQP_QUEUE: z.string().min(1).default('queue.seckillorder'),
     AMQP_ROUTING_KEY: z.string().min(1).default('queue.seckillorder'),
     AMQP_DEAD_LETTER_QUEUE: z.string().min(1).default('queue.seckillorder.dead'),
-    AMQP_PREFETCH: positiveInt.max(10_000).default(50),
+    AMQP_PREFETCH: positiveInt.max(10_000).default(500),
     AMQP_PUBLISH_TIMEOUT_MS: positiveInt.default(1_500),
     SWEEPER_INTERVAL_MS: positiveInt.default(30_000),
     TIMER_PUMP_INTERVAL_MS: positiveInt.max(60_000).default(100),
@@ -224,6 +225,11 @@ export interface Config {
   /** queues split into this many shards, each under its own hash tag (src/infra/queues/shards.ts) */
   readonly queueShards: number;
   readonly workerConcurrency: number;
+  /**
+   * payment-result jobs in flight per worker process: pure Redis work (no WeChat call), so more
+   * in flight means more commands per socket write and per Redis round trip (BENCHMARKS.md)
+   */
+  readonly paymentWorkerConcurrency: number;
   /** BullMQ lock of an active job; a crashed worker's job is retried after it lapses */
   readonly workerLockMs: number;
   /** worker's Prometheus listener (0 = off) */
@@ -332,6 +338,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     queuePrefix: env.QUEUE_PREFIX,
     queueShards: env.QUEUE_SHARDS,
     workerConcurrency: env.WORKER_CONCURRENCY,
+    paymentWorkerConcurrency: env.PAYMENT_WORKER_CONCURRENCY,
     workerLockMs: env.WORKER_LOCK_MS,
     workerMetricsPort: env.WORKER_METRICS_PORT,
     workerStalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,

@@ -29,4 +29,4 @@ onShutdown(logger, async () => {
 });
 // sharded queues: their prefixes, to find them on the cluster (docs/production.md, "Redis Cluster")
 const shards = config.queueShards > 1 ? { queueShards: infra.core.queues.shards.map((s) => s.prefix) } : {};
-logger.info({ concurrency: config.workerConcurrency, wechat: config.wechat.baseUrl, ...shards }, 'worker started');
+logger.info({ concurrency: config.workerConcurrency, paymentConcurrency: config.paymentWorkerConcurrency, wechat: config.wechat.baseUrl, ...shards }, 'worker started');

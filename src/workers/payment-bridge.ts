@@ -64,6 +64,25 @@ export function startPaymentBridge(infra: Infra): PaymentBridge {
     return ConsumerStatus.ACK;
   };
 
+  // Up to AMQP_PREFETCH events fail together while Redis is down, and again at each redelivery:
+  // each distinct error is logged once (with how many events it had sent back so far when it
+  // changes or ends), not once per event; the counter counts them all.
+  let storeError = '';
+  let requeued = 0;
+  const storeFailed = (err: Error) => {
+    core.metrics.bridgeEvents.inc({ result: 'requeued' });
+    requeued += 1;
+    if (err.message === storeError) return;
+    storeError = err.message;
+    core.logger.error({ err: err.message, requeuedSoFar: requeued }, 'could not store payment jobs; their events go back to RabbitMQ (logged once per distinct error)');
+  };
+  const storeWorks = () => {
+    if (storeError === '') return;
+    core.logger.info({ requeued }, 'payment jobs are stored again');
+    storeError = '';
+    requeued = 0;
+  };
+
   const consumer = infra.amqp.createConsumer(
     {
       queue: names.queue,
@@ -82,10 +101,11 @@ export function startPaymentBridge(infra: Infra): PaymentBridge {
         await core.queues.addPaymentEvent(decoded.fields);
       } catch (err) {
         // Redis unavailable: leave the message in RabbitMQ (nack + requeue) after a pause
-        core.logger.error({ err: (err as Error).message }, 'could not store payment job; requeueing the event');
+        storeFailed(err as Error);
         await sleep(1_000);
         throw err;
       }
+      storeWorks();
       core.metrics.bridgeEvents.inc({ result: 'stored' });
       return ConsumerStatus.ACK;
     },

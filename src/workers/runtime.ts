@@ -1,6 +1,6 @@
 import { type Job, Worker } from 'bullmq';
 import type { Infra } from '../infra/context.js';
-import { type JobName, QUEUE_OF, RECONCILIATION_SCHEDULER_ID, SWEEPER_SCHEDULER_ID, defaultJobOptions, workerDefaults } from '../infra/queues/catalogue.js';
+import { type JobName, QUEUE_OF, type QueueName, RECONCILIATION_SCHEDULER_ID, SWEEPER_SCHEDULER_ID, defaultJobOptions, workerDefaults } from '../infra/queues/catalogue.js';
 import { loadLastSuccess } from '../domain/reconciliation/run.js';
 import { assertCatalogueHandled, handlers } from './handlers.js';
 import { startTimerPump } from './timer-pump.js';
@@ -27,6 +27,18 @@ export interface WorkerOptions {
   persister?: boolean | Partial<PersisterOptions>;
 }
 
+/**
+ * Jobs in flight per process for one shard's queue. WORKER_CONCURRENCY (PAYMENT_WORKER_CONCURRENCY
+ * for payment results) stays the process's bound per queue: split over the shards (an order's
+ * shard is a hash of its id, so they fill evenly). The sweeper and the reconciliation run one at
+ * a time.
+ */
+function concurrencyOf(queueName: QueueName, config: Infra['config']): number {
+  if (queueName === 'maintenance' || queueName === 'reconciliation') return 1;
+  const perProcess = queueName === 'payment-result' ? config.paymentWorkerConcurrency : config.workerConcurrency;
+  return Math.ceil(perProcess / config.queueShards);
+}
+
 export async function startWorkers(infra: Infra, opts: WorkerOptions = {}): Promise<WorkerRuntime> {
   assertCatalogueHandled();
   const { config, core } = infra;
@@ -41,9 +53,7 @@ export async function startWorkers(infra: Infra, opts: WorkerOptions = {}): Prom
     const worker = new Worker(queueName, dispatch, {
       connection: infra.queueRedis,
       prefix,
-      // WORKER_CONCURRENCY stays the process's bound per queue: split over the shards (an
-      // order's shard is a hash of its id, so they fill evenly)
-      concurrency: queueName === 'maintenance' || queueName === 'reconciliation' ? 1 : Math.ceil(config.workerConcurrency / config.queueShards),
+      concurrency: concurrencyOf(queueName, config),
       lockDuration: config.workerLockMs,
       stalledInterval: config.workerStalledIntervalMs,
       maxStalledCount: 3,
