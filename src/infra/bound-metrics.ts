@@ -1,5 +1,13 @@
 import type { Counter, LabelValues, Metric, Registry } from 'prom-client';
 
+/*
+ * Metric series bound to their labels once, for the paths that run on every request: the HTTP
+ * histogram and the sold-out refusal counter. prom-client's observe()/inc() validate the label
+ * object, build a key string from it and look that up on every call (≈ 1–2.5 µs each on the
+ * benchmark machine: a tenth of the API's extra cost over a hello-world route for a 409 answered
+ * from memory, BENCHMARKS.md). A bound series is a few array and number updates.
+ */
+
 /** what prom-client's registries read from a metric's get() (its own types are not exported) */
 interface ExposedValue {
   labels: Partial<Record<string, string | number>>;
@@ -15,14 +23,6 @@ interface ExposedMetric {
   aggregator: 'sum';
   values: ExposedValue[];
 }
-
-/*
- * Metric series bound to their labels once, for the paths that run on every request: the HTTP
- * histogram and the sold-out refusal counter. prom-client's observe()/inc() validate the label
- * object, build a key string from it and look that up on every call (≈ 1–2.5 µs each on the
- * benchmark machine: a tenth of the API's extra cost over a hello-world route for a 409 answered
- * from memory, BENCHMARKS.md). A bound series is a few array and number updates.
- */
 
 /** One label set of a BoundHistogram: observe() is the hot path. */
 export class HistogramSeries<T extends string> {
@@ -82,6 +82,9 @@ export class BoundHistogram<T extends string> {
   readonly #upperBounds: readonly number[];
   readonly #series: HistogramSeries<T>[] = [];
 
+  readonly name: string;
+  readonly help: string;
+
   constructor(config: { name: string; help: string; buckets: readonly number[]; registers: readonly Registry[] }) {
     this.name = config.name;
     this.help = config.help;
@@ -89,9 +92,6 @@ export class BoundHistogram<T extends string> {
     // the registry only calls get(), reset() and reads name/type/help/aggregator
     for (const registry of config.registers) registry.registerMetric(this as unknown as Metric);
   }
-
-  readonly name: string;
-  readonly help: string;
 
   series(labels: LabelValues<T>): HistogramSeries<T> {
     const series = new HistogramSeries<T>({ ...labels }, this.#upperBounds);
