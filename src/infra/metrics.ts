@@ -21,6 +21,7 @@ export function createMetrics(role: MetricsRole) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'seckill_' });
   const registers = (roles: readonly MetricsRole[]) => (roles.includes(role) ? [registry] : []);
+  const grabRejected = new Counter({ name: 'seckill_grab_rejected_total', help: 'Grab attempts refused', labelNames: ['reason'], registers: registers(API), collect: flushBoundSeries });
   const m = {
     registry,
     // the API's
@@ -32,7 +33,9 @@ export function createMetrics(role: MetricsRole) {
       registers: registers(API),
     }),
     ordersReserved: new Counter({ name: 'seckill_orders_reserved_total', help: 'Orders created (units grabbed)', registers: registers(API) }),
-    grabRejected: new Counter({ name: 'seckill_grab_rejected_total', help: 'Grab attempts refused', labelNames: ['reason'], registers: registers(API), collect: flushBoundSeries }),
+    grabRejected,
+    /** grabRejected{reason="SOLD_OUT"} for the refusals answered from memory (every one of the crowd's 409s) */
+    soldOutRefusals: bindCounter(grabRejected, { reason: 'SOLD_OUT' }),
     notifications: new Counter({ name: 'seckill_wechat_notifications_total', help: 'WeChat payment notifications received', labelNames: ['result'], registers: registers(API) }),
     // both
     ordersPaid: new Counter({ name: 'seckill_orders_paid_total', help: 'Orders marked paid', registers: registers(BOTH) }),
@@ -63,11 +66,7 @@ export function createMetrics(role: MetricsRole) {
     reconciliationDifferences: new Counter({ name: 'seckill_reconciliation_differences_total', help: 'Differences between WeChat bills and our records, by kind, each counted once when first found', labelNames: ['kind'], registers: registers(WORKER) }),
     reconciliationLastSuccess: new Gauge({ name: 'seckill_reconciliation_last_success_timestamp_seconds', help: 'When a reconciliation last succeeded (Unix time; 0: none since this process started and none in MySQL)', registers: registers(WORKER) }),
   };
-  return {
-    ...m,
-    /** grabRejected{reason="SOLD_OUT"} for the refusals answered from memory (every one of the crowd's 409s) */
-    soldOutRefusals: bindCounter(m.grabRejected, { reason: 'SOLD_OUT' }),
-  };
+  return m;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
 import type { RawEnv } from '../../src/config/env.js';
 import { loadConfig } from '../../src/config/env.js';
 import { type Infra, createInfra, waitForRedis } from '../../src/infra/context.js';
@@ -36,6 +37,8 @@ export interface SystemOptions {
   sandbox?: Partial<SandboxOptions>;
   /** persister options for the in-process workers (false: no persister) */
   persister?: WorkerOptions['persister'];
+  /** the worker side's logger (default silent): a test that reads what the workers log */
+  workerLogger?: Logger;
 }
 
 export async function createTestSystem(options: SystemOptions = {}): Promise<TestSystem> {
@@ -62,7 +65,7 @@ export async function createTestSystem(options: SystemOptions = {}): Promise<Tes
 
   // the worker side reads the very same variables as the API
   const workerConfig = loadConfig(ctx.env);
-  const workerInfra = createInfra(workerConfig, silentLogger, 'worker');
+  const workerInfra = createInfra(workerConfig, options.workerLogger ?? silentLogger, 'worker');
   await waitForRedis(workerInfra.core.redis, workerConfig.redisUrl);
 
   const system: TestSystem = {
