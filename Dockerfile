@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # One image for every process of seckill-timeout; the command picks the role:
-#   node dist/api/main.js        HTTP API (default)
-#   node dist/workers/main.js    BullMQ worker (timeouts, close path, payment events)
+#   node --max-semi-space-size=32 dist/api/main.js       HTTP API (default; the flag: src/infra/node-flags.ts)
+#   node --max-semi-space-size=32 dist/workers/main.js   BullMQ worker (timeouts, close path, payment events)
 #   node dist/sandbox/main.js    WeChat Pay v2 sandbox
 #   node dist/cli/migrate.js     apply prisma/migrations, then exit
 # Configuration is environment variables only (see docs/contract.md).
@@ -56,4 +56,4 @@ USER node
 EXPOSE 3000 3100 9464
 # Listen on every interface inside a container; the contract default (127.0.0.1) is for hosts.
 ENV HOST=0.0.0.0 SANDBOX_HOST=0.0.0.0
-CMD ["node", "dist/api/main.js"]
+CMD ["node", "--max-semi-space-size=32", "dist/api/main.js"]

@@ -12,8 +12,9 @@
  *    through the domain (the grab Lua script, timeout jobs included), one signed notification
  *    (MD5, the merchant key) per order, as WeChat would send it; then the BENCH_WARMUP orders are
  *    paid through the whole path and waited for.
- * 4. Measured: every notification POSTed with at most BENCH_CONCURRENCY in flight (undici,
- *    keep-alive, loopback), as fast as they are answered (closed loop), or at BENCH_RATE per
+ * 4. Measured: every notification POSTed with at most BENCH_CONCURRENCY in flight (requests
+ *    encoded beforehand, one per keep-alive loopback connection at a time: bench/lib/raw-http.ts,
+ *    or undici with BENCH_CLIENT=undici), as fast as they are answered (closed loop), or at BENCH_RATE per
  *    second (open loop: latency below saturation), until every order is PAID in MySQL.
  *    Notify→MySQL latency of an order is from the moment its POST was sent to its row's
  *    `updated_at` (stamped by the worker inside the transaction that marks it paid; same clock).
@@ -26,7 +27,7 @@
  * (unset: closed loop), BENCH_GOODS (1: one flash-sale goods, every payment decrements the same
  * row), BENCH_WORKERS (1 worker process), BENCH_WORKER_CONCURRENCY (50: WORKER_CONCURRENCY;
  * payment jobs follow PAYMENT_WORKER_CONCURRENCY, 200 unless set), BENCH_TIMEOUT_S (600),
- * BENCH_JSON=<file> (the figures as JSON), BENCH_SERIES=<file> (send time and latency per order),
+ * BENCH_CLIENT (raw | undici), BENCH_JSON=<file> (the figures as JSON), BENCH_SERIES=<file> (send time and latency per order),
  * BENCH_PROFILE_DIR=<dir> (a CPU profile per child), REDIS_URL, AMQP_URL, TEST_DATABASE_URL.
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -36,6 +37,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { Pool } from 'undici';
+import { RawHttpPool, encodePost } from './lib/raw-http.js';
 import { buildApp } from '../src/api/app.js';
 import { type RawEnv, loadConfig } from '../src/config/env.js';
 import { createGoods } from '../src/domain/goods/goods-service.js';
@@ -49,6 +51,7 @@ import { toBeijingTime } from '../src/infra/wechat/time.js';
 import { buildXml } from '../src/infra/wechat/xml.js';
 import { startPaymentBridge } from '../src/workers/payment-bridge.js';
 import { startWorkers } from '../src/workers/runtime.js';
+import { SERVER_NODE_FLAGS } from '../src/infra/node-flags.js';
 import { intEnv, freePort } from './lib/common.js';
 import { serverCpuSeconds } from './lib/machine.js';
 import { isolatedNames } from '../test/helpers/app.js';
@@ -137,7 +140,8 @@ async function startChild(role: 'api' | 'worker', env: RawEnv): Promise<Child> {
   const child = fork(fileURLToPath(import.meta.url), [], {
     env: { ...process.env, ...env, PAYMENTS_BENCH_ROLE: role },
     // BENCH_PROFILE_DIR: a V8 CPU profile of each child, written when it exits
-    execArgv: process.env.BENCH_PROFILE_DIR ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : process.execArgv,
+    // the flags a deployed API or worker runs with (src/infra/node-flags.ts)
+    execArgv: [...process.execArgv, ...SERVER_NODE_FLAGS, ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   try {
@@ -305,7 +309,17 @@ async function main(): Promise<void> {
       return buildXml(fields);
     });
     const goodsIds = goods.map((g) => BigInt(g.id));
-    const pool = new Pool(`http://127.0.0.1:${port}`, { connections: concurrency, pipelining: 1 });
+    // BENCH_CLIENT=undici: the general-purpose client the figures before 2026-12-02 evening used
+    const client = process.env.BENCH_CLIENT ?? 'raw';
+    if (client !== 'raw' && client !== 'undici') throw new Error(`BENCH_CLIENT must be raw or undici, not ${client}`);
+    const pool = client === 'raw' ? new RawHttpPool(port, concurrency) : new Pool(`http://127.0.0.1:${port}`, { connections: concurrency, pipelining: 1 });
+    const encoded = client === 'raw' ? bodies.map((body) => encodePost(`127.0.0.1:${port}`, '/pay/wechat/notify', 'text/xml', body)) : [];
+    /** one notification POSTed: its status and reply body */
+    const notify = async (n: number): Promise<{ status: number; body: string }> => {
+      if (pool instanceof RawHttpPool) return pool.request(encoded[n]!);
+      const res = await pool.request({ method: 'POST', path: '/pay/wechat/notify', headers: { 'content-type': 'text/xml' }, body: bodies[n] });
+      return { status: res.statusCode, body: await res.body.text() };
+    };
     const sentAt = new Map<string, number>();
     const replyMs: number[] = [];
     let failures = 0;
@@ -323,10 +337,9 @@ async function main(): Promise<void> {
           const orderId = placed[n]?.orderId ?? '';
           const sent = Date.now();
           sentAt.set(orderId, sent);
-          const res = await pool.request({ method: 'POST', path: '/pay/wechat/notify', headers: { 'content-type': 'text/xml' }, body: bodies[n] });
-          const text = await res.body.text();
+          const res = await notify(n);
           if (n >= warmup) replyMs.push(Date.now() - sent);
-          if (res.statusCode !== 200 || !text.includes('SUCCESS')) failures += 1;
+          if (res.status !== 200 || !res.body.includes('SUCCESS')) failures += 1;
         }
       };
       await Promise.all(Array.from({ length: concurrency }, sender));
@@ -433,7 +446,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       [
         `payments end to end (notify → RabbitMQ → bridge → BullMQ → PAID in MySQL)`,
-        `  orders ${orders}, goods ${goodsCount}, notify concurrency ${concurrency}${rate ? `, offered ${rate}/s` : ' (closed loop)'}, ${workers} worker process${workers > 1 ? 'es' : ''}, ${config.paymentWorkerConcurrency} payment jobs in flight in each`,
+        `  orders ${orders}, goods ${goodsCount}, notify concurrency ${concurrency}${rate ? `, offered ${rate}/s` : ' (closed loop)'}, ${workers} worker process${workers > 1 ? 'es' : ''}, ${config.paymentWorkerConcurrency} payment jobs in flight in each, client ${client}`,
         `  events/s            ${figures.eventsPerSecond}  (${orders} in ${elapsedMs} ms, first POST to last PAID row)`,
         `  notify acked/s      ${figures.notifyAckedPerSecond}  (reply p50 ${figures.notifyReplyMs.p50} ms, p99 ${figures.notifyReplyMs.p99} ms)`,
         `  notify → MySQL      p50 ${figures.notifyToMysqlMs.p50} ms, p99 ${figures.notifyToMysqlMs.p99} ms, max ${figures.notifyToMysqlMs.max} ms`,

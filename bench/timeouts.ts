@@ -58,6 +58,7 @@ import { cpuSeconds, describeMachine, pidOf, redisCpuSeconds } from './lib/machi
 import { type BenchOrder, type Lateness, createAtWeChat, lateness, planOrders, readClosed, reserveAll, waitForTimers, waitUntilAllClosed } from './timeouts/orders.js';
 import { deleteOriginalTopology, originalTimerNames, originalTopology, sendTimerMessage } from './timeouts/original-timer.js';
 import { type Child, forkTs, spawnTs } from './timeouts/processes.js';
+import { SERVER_NODE_FLAGS } from '../src/infra/node-flags.js';
 import { intEnv, deleteKeys } from './lib/common.js';
 import { type MasterFigures, benchOnCluster, closeQueues, masterDelta, readMasters, startBenchCluster } from './timeouts/cluster.js';
 import { isolatedNames } from '../test/helpers/app.js';
@@ -171,7 +172,10 @@ async function main(): Promise<void> {
     // BENCH_PROFILE=1: CPU profiles of the timer processes (not the sandbox) into the log directory
     // (one directory per process: tsx's loader thread writes a profile of its own)
     const profile = options.profile && name !== 'sandbox' ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, `${name}-profile`)}`] : [];
-    const child = (ipc ? forkTs : spawnTs)(name, entry, { ...env, ...extra }, join(logDir, `${name}.log`), profile);
+    // the timer processes (our workers and the original's consumer alike) with the flags a
+    // deployed worker runs with (src/infra/node-flags.ts)
+    const flags = name === 'sandbox' ? [] : SERVER_NODE_FLAGS;
+    const child = (ipc ? forkTs : spawnTs)(name, entry, { ...env, ...extra }, join(logDir, `${name}.log`), [...flags, ...profile]);
     children.push(child);
     return child;
   };

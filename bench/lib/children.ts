@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import type { ChildMessage, ParentMessage } from './server-child.js';
+import { SERVER_NODE_FLAGS } from '../../src/infra/node-flags.js';
 
 /** The orchestrator's handle on one forked benchmark server (see server-child.ts). */
 export interface Target {
@@ -35,7 +36,8 @@ function waitFor<T extends ChildMessage['type']>(child: ChildProcess, type: T, t
 export async function startTarget(name: string, entry: string, env: NodeJS.ProcessEnv): Promise<Target> {
   const child = fork(entry, [], {
     env,
-    execArgv: process.execArgv,
+    // the flags a deployed API runs with (src/infra/node-flags.ts), for every target alike
+    execArgv: [...process.execArgv, ...SERVER_NODE_FLAGS],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const ask = (message: ParentMessage) => child.send(message);

@@ -7,6 +7,7 @@ import { createOutput } from './launcher/output.js';
 import { watchParent } from './launcher/parent-watch.js';
 import { createProcesses } from './launcher/processes.js';
 import { missingServices, redact, waitForHttp } from './launcher/services.js';
+import { SERVER_NODE_FLAGS } from '../infra/node-flags.js';
 
 /**
  * `npm start`: the whole system on one machine. Checks the local services, applies migrations,
@@ -68,8 +69,8 @@ if (migrated !== 0) await stopAll(migrated, 'migrations failed');
 
 const useSandbox = config.wechat.baseUrl === config.sandbox.url;
 if (useSandbox) processes.start('sandbox', ['src/sandbox/main.ts'], (exit) => void stopAll(1, `the sandbox exited unexpectedly (${exit})`));
-processes.start('api', ['src/api/main.ts'], (exit) => void stopAll(1, `the API exited unexpectedly (${exit})`));
-processes.start('worker', ['src/workers/main.ts'], (exit) => void stopAll(1, `the worker exited unexpectedly (${exit})`));
+processes.start('api', [...SERVER_NODE_FLAGS, 'src/api/main.ts'], (exit) => void stopAll(1, `the API exited unexpectedly (${exit})`));
+processes.start('worker', [...SERVER_NODE_FLAGS, 'src/workers/main.ts'], (exit) => void stopAll(1, `the worker exited unexpectedly (${exit})`));
 
 const api = `http://${config.host}:${config.port}`;
 if (!(await waitForHttp(`${api}/health`, 60_000, stopping))) await stopAll(1, `the API did not answer at ${api}/health within 60 s`);

@@ -1,9 +1,11 @@
 import { Connection } from 'rabbitmq-client';
 import type { Logger } from '../logger.js';
+import { coalesceAmqpWrites } from './coalesce-writes.js';
 
 /**
  * One AMQP connection per process. rabbitmq-client reconnects by itself (with backoff) and
- * re-declares every publisher's and consumer's topology on each reconnect.
+ * re-declares every publisher's and consumer's topology on each reconnect. Its frames leave in
+ * one write per event-loop turn (coalesce-writes.ts).
  */
 export function createAmqp(url: string, logger: Logger, name: string): Connection {
   const connection = new Connection({
@@ -13,6 +15,7 @@ export function createAmqp(url: string, logger: Logger, name: string): Connectio
     retryHigh: 5_000,
     connectionTimeout: 5_000,
   });
+  coalesceAmqpWrites(connection, logger);
   let lastError = '';
   connection.on('error', (err: Error) => {
     if (err.message !== lastError) logger.error({ err: err.message }, 'amqp connection error');
