@@ -313,13 +313,17 @@ async function main(): Promise<void> {
     const client = process.env.BENCH_CLIENT ?? 'raw';
     if (client !== 'raw' && client !== 'undici') throw new Error(`BENCH_CLIENT must be raw or undici, not ${client}`);
     const pool = client === 'raw' ? new RawHttpPool(port, concurrency) : new Pool(`http://127.0.0.1:${port}`, { connections: concurrency, pipelining: 1 });
-    const encoded = client === 'raw' ? bodies.map((body) => encodePost(`127.0.0.1:${port}`, '/pay/wechat/notify', 'text/xml', body)) : [];
-    /** one notification POSTed: its status and reply body */
-    const notify = async (n: number): Promise<{ status: number; body: string }> => {
-      if (pool instanceof RawHttpPool) return pool.request(encoded[n]!);
-      const res = await pool.request({ method: 'POST', path: '/pay/wechat/notify', headers: { 'content-type': 'text/xml' }, body: bodies[n] });
-      return { status: res.statusCode, body: await res.body.text() };
-    };
+    /** notification `n` POSTed: its status and reply body */
+    let notify: (n: number) => Promise<{ status: number; body: string }>;
+    if (pool instanceof RawHttpPool) {
+      const encoded = bodies.map((body) => encodePost(`127.0.0.1:${port}`, '/pay/wechat/notify', 'text/xml', body));
+      notify = (n) => pool.request(encoded[n]!);
+    } else {
+      notify = async (n) => {
+        const res = await pool.request({ method: 'POST', path: '/pay/wechat/notify', headers: { 'content-type': 'text/xml' }, body: bodies[n] });
+        return { status: res.statusCode, body: await res.body.text() };
+      };
+    }
     const sentAt = new Map<string, number>();
     const replyMs: number[] = [];
     let failures = 0;

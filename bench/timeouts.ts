@@ -14,8 +14,8 @@
  *      (BullMQ → CAS → closeorder over HTTP → Lua restock → MySQL) by 1 and by 2 worker
  *      processes: closes/s = N / (last closedAt − T0).
  *  (b) the same N and work, timed by RabbitMQ per-message TTL on a delay queue dead-lettered to a
- *      consumer queue, one consumer process; ratio (a)/(b). The consumer persists each close in
- *      its own MySQL transaction before it acks (`per-message`: the original design), and again
+ *      consumer queue, one consumer process; ratio (a)/(b). The consumer writes each close to MySQL
+ *      (one autocommitted statement) before it acks (`per-message`: the original design), and again
  *      through our outbox persister (`outbox`: the timers alone compared); BENCH_ORIGINAL picks.
  *  (c) lateness: orders falling due at steady rates (each of BENCH_RATES/s for BENCH_RATE_S s:
  *      200/s, then the 1,000/s steady section), each after an unmeasured warm-up burst;
@@ -69,8 +69,9 @@ import { isolatedNames } from '../test/helpers/app.js';
 const SECTIONS = ['drain', 'original', 'lateness', 'hol'] as const;
 /**
  * How the original design's consumer reaches MySQL (bench/timeouts/original-consumer.ts):
- * `per-message` — each close in its own transaction before the message is acked, as the original
- * listener (and this project's first version, which the outbox issue measured at 0.94) did;
+ * `per-message` — each close written by itself (one autocommitted statement) before the message
+ * is acked, as the original listener (and this project's first version, which the outbox issue
+ * measured at 0.94) did;
  * `outbox` — through this project's outbox persister, i.e. the original timer with our batching.
  */
 const ORIGINAL_MODES = ['per-message', 'outbox'] as const;

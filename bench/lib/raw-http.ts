@@ -39,6 +39,9 @@ class RawConnection {
       this.#socket.once('connect', () => resolve());
       this.#socket.once('error', reject);
     });
+    // a connection that fails before its first request must not be an unhandled rejection:
+    // the error is kept (#error) and thrown by request()
+    this.#ready.catch(() => undefined);
     this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     const fail = (err: Error) => {
       this.#error ??= err;
